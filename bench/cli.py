@@ -1,0 +1,162 @@
+"""The ``bench`` command line. Heavy libraries are imported inside commands, so ``--help`` is fast."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from bench.errors import BenchError
+
+DEFAULT_DB = "bench.db"
+DEFAULT_OUT = "bench-out"
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose < 0 else logging.INFO if verbose == 0 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("httpx", "urllib3", "filelock", "transformers", "vllm"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bench-align")
+def cli() -> None:
+    """bench: which alignment method yields the best policy, given the same base model, data,
+    budget and judges?"""
+
+
+@cli.command()
+@click.option("--methods", help="Comma-separated methods, e.g. exo,dpo,bon (see `bench list`).")
+@click.option("--task", help="Task name, e.g. tldr (see `bench list`).")
+@click.option("--preset", help="smoke | default | paper.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML run config.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a setting: train.lr=1e-6, eval.samples=4, exo.beta_pi=0.5 (repeatable).")
+@click.option("--model", help="Base model: smollm2-135m (embedded), a local checkpoint or a hub id.")
+@click.option("--seed", type=int, help="Seed of training, sampling and the bootstrap.")
+@click.option("--engine", type=click.Choice(["vllm", "hf"]), help="Generation engine.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite file or any SQLAlchemy URL.")
+@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False),
+              help="Folder for reports and artifacts (checkpoints, the reward model).")
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="Local data folder (default: $BENCH_DATA_DIR; unset: load from the hub).")
+@click.option("-v", "--verbose", count=True)
+def run(methods: str | None, task: str | None, preset: str | None, config_path: str | None,
+        overrides: tuple[str, ...], model: str | None, seed: int | None, engine: str | None, db: str, out: str,
+        data_dir: str | None, verbose: int) -> None:
+    """Train or load every method's policy, sample, judge, and write the report."""
+    _setup_logging(verbose)
+    from bench.spec import build_spec, flags_layer, load_yaml_layer
+
+    layers = [load_yaml_layer(config_path)] if config_path else []
+    sets = list(overrides) + ([f"engine.kind={engine}"] if engine else [])
+    layers.append(flags_layer(sets, task=task, methods=methods, preset=preset, model=model, seed=seed))
+    spec = build_spec(layers)
+    from bench.runner import Runner
+    from bench.store import Store
+    from bench.tasks import resolve_data_dir
+
+    store = Store(db)
+    runner = Runner(spec, store, Path(out), resolve_data_dir(data_dir), argv=sys.argv)
+    run_id = runner.run()
+    click.echo(f"run {run_id} done; stages (s): {runner.stages}")
+    click.echo(f"new rows: {runner.counters}")
+    click.echo(f"report: {runner.report_path}")
+    _print_table(store, run_id)
+
+
+def _print_table(store, run_id: str) -> None:  # noqa: ANN001
+    from bench.results import run_results
+
+    for r in run_results(store, run_id):
+        click.echo(f"  {r['method']:<6} vs {r['opponent']:<9} [{r['judge']}] win rate {100 * r['win_rate']:5.1f}% "
+                   f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]  n={r['n_total']} "
+                   f"(W{r['n_wins']} L{r['n_losses']} T{r['n_ties']} invalid {r['n_invalid']})")
+
+
+def _pick_run(store, run_id: str | None) -> str:  # noqa: ANN001
+    rid = run_id or store.latest_run_id()
+    if rid is None:
+        raise BenchError(f"no runs in {store.url}; start one with `bench run`")
+    if store.run(rid) is None:
+        matches = [r for r in [store.latest_run_id()] if r and r.startswith(rid)]
+        if not matches:
+            raise BenchError(f"no run {rid!r} in {store.url}")
+        rid = matches[0]
+    return rid
+
+
+@cli.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+@click.option("--run", "run_id", help="Run id (default: the latest).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False))
+def report(db: str, run_id: str | None, output: str | None, out: str) -> None:
+    """Render a run's self-contained HTML report from the database."""
+    from bench.store import Store
+    from reports import write_run_report
+
+    store = Store(db)
+    path = write_run_report(store, _pick_run(store, run_id), Path(out), Path(output) if output else None)
+    click.echo(str(path))
+
+
+@cli.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+@click.option("--run", "run_id", help="Run id (default: the latest).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def results(db: str, run_id: str | None, fmt: str) -> None:
+    """The win-rate table of a run, for people (table), pandas (csv) or scripts (json)."""
+    import csv
+    import json
+
+    from bench.results import run_results
+    from bench.store import Store
+
+    store = Store(db)
+    rid = _pick_run(store, run_id)
+    rows = [{"run": rid, **r} for r in run_results(store, rid)]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif fmt == "csv":
+        if rows:
+            w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    else:
+        _print_table(store, rid)
+
+
+@cli.command(name="list")
+def list_() -> None:
+    """Registered methods, tasks, judges and presets."""
+    from bench.config import PRESETS
+    from bench.tasks import TASKS
+    from judges import JUDGES
+    from methods import METHODS
+
+    for title, names in (("methods", METHODS.names()), ("tasks", TASKS.names()), ("judges", JUDGES.names()),
+                         ("presets", list(PRESETS))):
+        click.echo(f"{title}: {', '.join(names)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="bench", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except BenchError as e:
+        click.echo(f"error: {e}", err=True)
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

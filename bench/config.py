@@ -1,0 +1,156 @@
+"""The run spec: one frozen object, built as defaults < preset < YAML config < command-line flags.
+
+Validation happens here, where the spec is built, with errors that name the source and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import InputError
+
+Params = tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """How policies are sampled on the evaluation prompts."""
+
+    prompts: int = 64
+    samples: int = 4
+    max_new_tokens: int = 64
+    temperature: float = 0.8
+    top_p: float = 1.0
+    max_prompt_tokens: int = 512
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Policy training shared by the training methods (paper defaults: lr 1e-6, batch 64, 1 epoch)."""
+
+    pairs: int = 0  # 0 = every training pair
+    batch_size: int = 64
+    micro_batch: int = 2
+    lr: float = 1e-6
+    epochs: int = 1
+    max_prompt_tokens: int = 512
+    max_completion_tokens: int = 64
+    autocast_bf16: bool = True
+
+
+@dataclass(frozen=True)
+class RewardModelSpec:
+    """The reward-model judge: a scalar head on an encoder, trained with the Bradley-Terry loss."""
+
+    backbone: str = "minilm-l6"
+    pairs: int = 0  # 0 = every training pair
+    val_pairs: int = 500
+    epochs: int = 1
+    lr: float = 3e-5
+    batch_size: int = 16
+    max_tokens: int = 384
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    kind: str = "vllm"  # vllm | hf
+    dtype: str = "float32"  # bf16 would round away small policy updates (lr 1e-6)
+    kv_cache_gib: int = 2
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    params: Params = ()
+
+    def param_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    task: str
+    methods: tuple[MethodSpec, ...]
+    model: str = "smollm2-135m"
+    preset: str = "default"
+    seed: int = 0
+    eval: EvalSpec = field(default_factory=EvalSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    reward_model: RewardModelSpec = field(default_factory=RewardModelSpec)
+    engine: EngineSpec = field(default_factory=EngineSpec)
+
+    def method(self, name: str) -> MethodSpec:
+        for m in self.methods:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["methods"] = [{"name": m.name, "params": dict(m.params)} for m in self.methods]
+        return d
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # Minutes on a 2-core CPU: proves every layer end to end, not a measurement of the methods.
+    "smoke": {
+        "eval": {"prompts": 8, "samples": 4, "max_new_tokens": 48, "max_prompt_tokens": 384},
+        "train": {"pairs": 16, "batch_size": 4, "micro_batch": 2, "lr": 5e-6,
+                  "max_prompt_tokens": 384, "max_completion_tokens": 48},
+        "reward_model": {"pairs": 512, "val_pairs": 200, "batch_size": 16, "max_tokens": 256},
+    },
+    # The EXO paper's settings (lr 1e-6, batch 64, one epoch, temperature 0.8) on the full data.
+    "paper": {"eval": {"prompts": 0}},
+}
+
+
+def _coerce(value: Any, typ: Any, where: str, source: str) -> Any:
+    origin = typing.get_origin(typ)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        return None if value is None else _coerce(value, args[0], where, source)
+    try:
+        if typ is bool:
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            if isinstance(value, bool | int):
+                return bool(value)
+            raise ValueError(value)
+        if typ is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if typ is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if typ is str:
+            if not isinstance(value, str | int | float):
+                raise ValueError(value)
+            return str(value)
+    except (TypeError, ValueError):
+        name = getattr(typ, "__name__", str(typ))
+        raise InputError(f"expected {name}, got {value!r}", source=source, field=where) from None
+    return value
+
+
+def build_section(cls: type, values: dict[str, Any], prefix: str, source: str) -> Any:
+    """Build dataclass ``cls`` from ``values``, rejecting unknown keys and wrong types."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise InputError(f"unknown setting; known: {', '.join(sorted(known))}", source=source,
+                             field=f"{prefix}{key}")
+    kwargs = {k: _coerce(v, hints[k], f"{prefix}{k}", source) for k, v in values.items()}
+    return cls(**kwargs)

@@ -1,0 +1,90 @@
+"""Matchups of a run (every method vs the SFT policy and vs the human reference) and their win rates.
+
+With the reward-model judge, a method with n samples per prompt meets the SFT policy's n samples in
+all n x n pairs (n x (n-1) for SFT against itself), and the reference in n pairs, as in the EXO paper.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bench.hashing import content_key
+from bench.stats import WinRate, verdict_from_scores, win_rate
+
+OPPONENTS = ("sft", "reference")
+
+
+@dataclass(frozen=True)
+class Matchup:
+    method: str
+    opponent: str
+    pairs: tuple[tuple[str, str, str], ...]  # (prompt_id, generation of the method, of the opponent)
+
+
+def judgment_id(judge_id: str, gen_a: str, gen_b: str) -> str:
+    return content_key("judgment", judge_id, gen_a, gen_b)
+
+
+def _grouped(store: Any, policy_id: str, sampling_key: str, prompt_ids: list[str], n: int) -> dict[str, list[str]]:
+    """Generations 0..n-1 of each prompt (other indices, e.g. Best-of-N candidates, are not outputs)."""
+    out: dict[str, list[str]] = {p: [] for p in prompt_ids}
+    for g in sorted(store.generations(policy_id, sampling_key, prompt_ids), key=lambda g: g["sample_index"]):
+        if g["sample_index"] < n:
+            out[g["prompt_id"]].append(g["id"])
+    return out
+
+
+def matchups(store: Any, plan: dict[str, Any], prompt_ids: list[str]) -> list[Matchup]:
+    key, n = plan["sampling_key"], plan["n_samples"]
+    sft = _grouped(store, plan["baseline_policy"], key, prompt_ids, n)
+    ref = _grouped(store, plan["reference_policy"], "reference", prompt_ids, 1)
+    out = []
+    for m in plan["methods"]:
+        gens = _grouped(store, m["policy_id"], key, prompt_ids, n)
+        same = m["policy_id"] == plan["baseline_policy"]
+        vs_sft = tuple((p, a, b) for p in prompt_ids for i, a in enumerate(gens[p]) for j, b in enumerate(sft[p])
+                       if not (same and i == j))
+        vs_ref = tuple((p, a, b) for p in prompt_ids for a in gens[p] for b in ref[p])
+        out += [Matchup(m["method"], "sft", vs_sft), Matchup(m["method"], "reference", vs_ref)]
+    return out
+
+
+def judge_with_scores(store: Any, judge: Any, plan: dict[str, Any], prompt_ids: list[str]) -> int:
+    """Write the reward model's verdict for every matchup pair not judged yet; returns how many."""
+    ms = matchups(store, plan, prompt_ids)
+    ids = {judgment_id(judge.id, a, b): (p, a, b) for m in ms for p, a, b in m.pairs}
+    missing = set(ids) - store.judgment_ids(list(ids))
+    if not missing:
+        return 0
+    gen_ids = sorted({g for jid in missing for g in ids[jid][1:]})
+    scores = store.scores(judge.id, gen_ids)
+    rows = []
+    for jid in sorted(missing):
+        p, a, b = ids[jid]
+        sa, sb = scores.get(a), scores.get(b)
+        rows.append({"id": jid, "judge_id": judge.id, "prompt_id": p, "gen_a": a, "gen_b": b,
+                     "verdict": verdict_from_scores(sa, sb), "detail_json": json.dumps({"score_a": sa, "score_b": sb})})
+    return store.put_judgments(rows)
+
+
+def run_results(store: Any, run_id: str, *, n_boot: int = 2000) -> list[dict[str, Any]]:
+    """One row per (method, opponent, judge): the win rate with its counts and 95% CI."""
+    run = store.run(run_id)
+    if run is None or not run.get("plan_json"):
+        return []
+    plan = json.loads(run["plan_json"])
+    prompt_ids = [p["id"] for p in store.run_prompts(run_id)]
+    settings = {m["method"]: m["setting"] for m in plan["methods"]}
+    rows = []
+    for judge_id in plan["judges"]:
+        for m in matchups(store, plan, prompt_ids):
+            ids = [judgment_id(judge_id, a, b) for _, a, b in m.pairs]
+            found = {j["id"]: j for j in store.judgments(judge_id, ids)}
+            outcomes = [(j["prompt_id"], j["verdict"]) for j in found.values()]
+            wr: WinRate = win_rate(outcomes, n_boot=n_boot, seed=0)
+            rows.append({"method": m.method, "setting": settings[m.method], "opponent": m.opponent,
+                         "judge": plan["judge_names"][judge_id], "n_pairs_planned": len(m.pairs),
+                         "n_judged": len(found), **wr.as_dict()})
+    return rows

@@ -1,0 +1,157 @@
+"""The pipeline of ``bench run``: data, model, reward model, policies, generation, judging, report.
+
+Each stage writes content-addressed rows, so rerunning the same spec redoes nothing, and a failed
+stage leaves every earlier stage's rows in place: rerunning the command resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from bench import provenance
+from bench.config import RunSpec
+from bench.errors import BenchError, StageError
+from bench.generation import PromptRef, Sampler, SamplingParams, generation_id, make_engine
+from bench.hashing import content_key
+from bench.store import Store
+from bench.tasks import TASKS, Task, TaskData
+
+log = logging.getLogger(__name__)
+
+
+class Runner:
+    def __init__(self, spec: RunSpec, store: Store, out: Path, data_dir: Path | None,
+                 engine_factory: Callable[[str], Any] | None = None, argv: list[str] | None = None) -> None:
+        self.spec, self.store, self.out, self.data_dir = spec, store, out, data_dir
+        e = spec.engine
+        self.engine_factory = engine_factory or (
+            lambda path: make_engine(e.kind, path, dtype=e.dtype, kv_cache_gib=e.kv_cache_gib))
+        self.argv = argv
+        self.stages: dict[str, float] = {}
+        self.counters: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.time()
+        log.info("stage %s", name)
+        try:
+            yield
+        except BenchError:
+            raise
+        except Exception as e:
+            log.debug("stage %s failed:\n%s", name, traceback.format_exc())
+            raise StageError(f"stage {name!r} failed: {type(e).__name__}: {e}. Earlier stages' results are "
+                             "kept; fix the cause and rerun the same command to resume.") from e
+        finally:
+            self.stages[name] = round(time.time() - t0, 3)
+
+    def load_data(self) -> tuple[Task, TaskData]:
+        task = TASKS.get(self.spec.task)()
+        s = self.spec
+        sizes = (s.train.pairs, s.reward_model.pairs)  # 0 = all pairs
+        data = task.load(self.data_dir, train_pairs=0 if 0 in sizes else max(sizes),
+                         val_pairs=s.reward_model.val_pairs, eval_prompts=s.eval.prompts)
+        return task, data
+
+    def run(self) -> str:
+        with self.stage("data"):
+            task, data = self.load_data()
+        run_id = content_key("run", self.spec.to_dict(), data.fingerprint())
+        prov = provenance.collect(self.argv)
+        prov.update(seed=self.spec.seed, data={"sources": data.sources, "fingerprint": data.fingerprint(),
+                                                "task_version": task.version})
+        invocation = self.store.begin_run(run_id, self.spec.task, self.spec.to_dict(), prov)
+        try:
+            self._pipeline(run_id, task, data, prov)
+        except BaseException as e:
+            msg = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
+            self.store.finish_run(run_id, invocation, "failed", self.stages, error=msg)
+            raise
+        self.store.finish_run(run_id, invocation, "done", self.stages)
+        return run_id
+
+    def _pipeline(self, run_id: str, task: Task, data: TaskData, prov: dict[str, Any]) -> None:
+        from bench.models import resolve_encoder, resolve_model
+        from bench.models._prompting import encode_prompt
+        from judges.reward_model import ensure_reward_model
+        from methods import METHODS
+        from methods._context import MethodContext
+
+        spec = self.spec
+        with self.stage("model"):
+            base = resolve_model(spec.model)
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(str(base.path))
+            prompts = [PromptRef(e.prompt_id, tuple(encode_prompt(tok, task, e.prompt, spec.eval.max_prompt_tokens)))
+                       for e in data.eval_prompts]
+            self.store.add_run_prompts(run_id, [(e.prompt_id, e.prompt) for e in data.eval_prompts])
+        prompt_text = {e.prompt_id: e.prompt for e in data.eval_prompts}
+        with self.stage("reward_model"):
+            rm = ensure_reward_model(store=self.store, backbone=resolve_encoder(spec.reward_model.backbone),
+                                     data=data, spec=spec, seed=spec.seed, artifacts=self.out / "artifacts",
+                                     prompt_text=prompt_text)
+        params = SamplingParams(temperature=spec.eval.temperature, top_p=spec.eval.top_p,
+                                max_tokens=spec.eval.max_new_tokens)
+        sampler = Sampler(self.store, self.engine_factory, spec.engine.kind, spec.seed, params)
+        ctx = MethodContext(spec=spec, task=task, data=self._policy_data(data), base=base, store=self.store,
+                            sampler=sampler, prompts=prompts, artifacts=self.out / "artifacts",
+                            reward_model=lambda: rm)
+        names = ["sft"] + [m.name for m in spec.methods if m.name != "sft"]
+        methods = {n: METHODS.get(n).from_params(spec.method(n).param_dict() if n in
+                                                 [m.name for m in spec.methods] else {}) for n in names}
+        policies = {}
+        with self.stage("policies"):
+            for name, method in methods.items():
+                policies[name] = method.policy(ctx)
+                self.store.link_policy(run_id, name, policies[name].id, method.setting)
+        reference = self._store_reference(task, data, tok)
+        plan = {"sampling_key": sampler.sampling_key, "n_samples": spec.eval.samples,
+                "baseline_policy": policies["sft"].id, "reference_policy": reference,
+                "methods": [{"method": n, "policy_id": policies[n].id, "setting": methods[n].setting} for n in names],
+                "judges": [rm.id], "judge_names": {rm.id: "reward_model"},
+                "base_model": {"name": base.name, "identity": base.identity},
+                "reward_model": {"id": rm.id, "info": rm.info}}
+        self.store.set_plan(run_id, plan)
+        grouped: dict[str, dict[str, list[dict]]] = {}
+        with self.stage("generation"):
+            for name, method in methods.items():
+                grouped[name] = method.sample(ctx, policies[name], spec.eval.samples)
+        with self.stage("judging"):
+            for name in names:
+                rm.score_generations(grouped[name])
+            ref_rows = self.store.generations(reference, "reference", list(prompt_text))
+            rm.score_generations({"reference": ref_rows})
+            from bench.results import judge_with_scores
+
+            self.counters["judgments_added"] = judge_with_scores(self.store, rm, plan, list(prompt_text))
+        self.counters.update(generated=sampler.generated, scored=rm.scored)
+        with self.stage("report"):
+            from reports import write_run_report
+
+            self.report_path = write_run_report(self.store, run_id, self.out)
+
+    def _policy_data(self, data: TaskData) -> TaskData:
+        n = self.spec.train.pairs
+        pairs = data.train_pairs if n <= 0 else data.train_pairs[:n]
+        return TaskData(train_pairs=pairs, val_pairs=data.val_pairs, eval_prompts=data.eval_prompts,
+                        sft=data.sft, sources=data.sources)
+
+    def _store_reference(self, task: Task, data: TaskData, tok: Any) -> str:
+        """The human-chosen references, stored as the generations of a 'reference' policy."""
+        pid = content_key("policy", "reference", task.name, task.version)
+        self.store.put_policy({"id": pid, "method": "reference", "kind": "reference", "params_json": "{}",
+                               "info_json": json.dumps({"task": task.name, "version": task.version})})
+        rows = [{"id": generation_id(pid, e.prompt_id, "reference", 0), "policy_id": pid, "prompt_id": e.prompt_id,
+                 "sampling_key": "reference", "sample_index": 0, "text": e.reference,
+                 "n_tokens": len(tok(e.reference, add_special_tokens=False).input_ids), "logprob": None,
+                 "finish_reason": "reference"} for e in data.eval_prompts]
+        self.store.put_generations(rows)
+        return pid

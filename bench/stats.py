@@ -1,0 +1,69 @@
+"""Win rates with counts and a 95% bootstrap confidence interval over prompts.
+
+A win counts 1, a tie 1/2, a loss 0; invalid judgments are counted and shown but left out of the
+denominator. Pairs from one prompt are correlated, so the bootstrap resamples prompts (clusters).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+VERDICTS = ("A", "B", "tie", "invalid")
+
+
+@dataclass(frozen=True)
+class WinRate:
+    win_rate: float
+    ci_low: float
+    ci_high: float
+    standard_error: float
+    n_wins: int
+    n_losses: int
+    n_ties: int
+    n_invalid: int
+    n_total: int  # wins + losses + ties (the denominator)
+    n_prompts: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def win_rate(outcomes: Iterable[tuple[str, str]], *, n_boot: int = 2000, seed: int = 0,
+             level: float = 0.95) -> WinRate:
+    """``outcomes`` are (prompt_id, verdict) with verdict A (the method wins), B, tie or invalid."""
+    per_prompt: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for prompt_id, verdict in outcomes:
+        per_prompt[prompt_id][VERDICTS.index(verdict)] += 1
+    counts = np.array(list(per_prompt.values()), dtype=np.int64).reshape(-1, 4)
+    wins, losses, ties, invalid = (int(x) for x in counts.sum(0)) if len(counts) else (0, 0, 0, 0)
+    total = wins + losses + ties
+    if total == 0:
+        nan = float("nan")
+        return WinRate(nan, nan, nan, nan, wins, losses, ties, invalid, 0, len(counts))
+    rate = (wins + 0.5 * ties) / total
+    points = counts[:, 0] + 0.5 * counts[:, 2]
+    denoms = counts[:, :3].sum(1)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(counts), size=(n_boot, len(counts)))
+    num, den = points[idx].sum(1), denoms[idx].sum(1)
+    boots = np.divide(num, den, out=np.full(n_boot, np.nan), where=den > 0)
+    boots = boots[~np.isnan(boots)]
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
+    return WinRate(float(rate), float(lo), float(hi), float(boots.std(ddof=1)), wins, losses, ties, invalid,
+                   total, len(counts))
+
+
+def verdict_from_scores(score_a: float | None, score_b: float | None) -> str:
+    """The reward model's verdict on a pair: the higher score wins; equal scores tie."""
+    if score_a is None or score_b is None or np.isnan(score_a) or np.isnan(score_b):
+        return "invalid"
+    if score_a > score_b:
+        return "A"
+    if score_b > score_a:
+        return "B"
+    return "tie"

@@ -1,0 +1,42 @@
+"""Versioned schema: a fresh database gets the current tables; an older one is migrated step by step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, select
+
+from bench.errors import BenchError
+from bench.store._schema import SCHEMA_VERSION, meta, metadata
+
+# MIGRATIONS[v] upgrades a database at version v to v + 1, inside one transaction.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+def current_version(conn: Connection) -> int | None:
+    if not conn.dialect.has_table(conn, "meta"):
+        return None
+    row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    return int(row[0]) if row else None
+
+
+def migrate(conn: Connection, url: str) -> int:
+    """Bring the database to :data:`SCHEMA_VERSION`; return the version it had (0 if new)."""
+    version = current_version(conn)
+    if version is None:
+        existing = conn.dialect.get_table_names(conn)
+        if existing and "runs" in existing:
+            raise BenchError(f"{url}: has bench tables but no schema version; refusing to touch it")
+        metadata.create_all(conn)
+        conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        return 0
+    if version > SCHEMA_VERSION:
+        raise BenchError(f"{url}: schema version {version} is newer than this bench ({SCHEMA_VERSION}); "
+                         "upgrade bench to read it")
+    start = version
+    while version < SCHEMA_VERSION:
+        MIGRATIONS[version](conn)
+        version += 1
+    if version != start:
+        conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(version)))
+    return start

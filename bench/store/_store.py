@@ -1,0 +1,252 @@
+"""The results store: SQLAlchemy 2.0 Core over any URL (SQLite by default, WAL mode)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+
+from bench.errors import InputError
+from bench.store import _schema as s
+from bench.store._migrations import migrate
+
+TABLES = ("runs", "invocations", "prompts", "policies", "generations", "judges", "scores", "judgments")
+
+
+def normalize_url(url_or_path: str) -> str:
+    """A bare path means an SQLite file; anything with ``://`` is a SQLAlchemy URL."""
+    if "://" in url_or_path:
+        return url_or_path
+    return f"sqlite:///{Path(url_or_path).expanduser().resolve()}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.close()
+
+
+class Store:
+    """Every write is a transaction; inserts of content-addressed rows ignore rows already there."""
+
+    def __init__(self, url_or_path: str) -> None:
+        self.url = normalize_url(url_or_path)
+        self.engine = self._connect()
+
+    def _connect(self) -> Engine:
+        try:
+            engine = create_engine(self.url)
+        except (ArgumentError, ImportError, ValueError) as e:
+            raise InputError(f"not a usable database URL ({e})", source="--db", field=self.url) from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            with engine.begin() as conn:
+                migrate(conn, self.url)
+        except (DatabaseError, OperationalError) as e:
+            engine.dispose()
+            reason = str(e.orig) if getattr(e, "orig", None) else str(e)
+            raise InputError(f"cannot open the database: {reason}", source=self.url) from None
+        return engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- generic helpers -------------------------------------------------------------------------
+    def _insert_ignore(self, table: Any, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert rows whose primary key is not there yet, in one transaction; returns how many were new."""
+        if not rows:
+            return 0
+        pk = [c.name for c in table.primary_key.columns]
+        unique = list({tuple(r[k] for k in pk): r for r in rows}.values())
+        name = self.engine.dialect.name
+        with self.engine.begin() as conn:
+            if name in ("sqlite", "postgresql"):
+                dialect_insert = _dialect_insert(name)
+                new = 0
+                for chunk in _chunks(unique, 500):
+                    res = conn.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=pk), chunk)
+                    new += max(res.rowcount, 0)
+                return new
+            present = set()  # other databases: look first, then insert what is missing
+            for r in unique:
+                cond = [table.c[k] == r[k] for k in pk]
+                if conn.execute(select(table.c[pk[0]]).where(*cond)).first():
+                    present.add(tuple(r[k] for k in pk))
+            new_rows = [r for r in unique if tuple(r[k] for k in pk) not in present]
+            if new_rows:
+                conn.execute(insert(table), new_rows)
+            return len(new_rows)
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {t: conn.execute(select(func.count()).select_from(s.metadata.tables[t])).scalar_one()
+                    for t in TABLES}
+
+    # -- runs ----------------------------------------------------------------------------------
+    def begin_run(self, run_id: str, task: str, spec: dict, provenance: dict) -> int:
+        now = time.time()
+        with self.engine.begin() as conn:
+            if conn.execute(select(s.runs.c.id).where(s.runs.c.id == run_id)).first():
+                conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(status="running", updated_at=now))
+            else:
+                conn.execute(insert(s.runs).values(id=run_id, task=task, spec_json=json.dumps(spec, sort_keys=True),
+                                                   status="running", created_at=now, updated_at=now))
+            res = conn.execute(insert(s.invocations).values(
+                run_id=run_id, started_at=now, status="running", provenance_json=json.dumps(provenance, sort_keys=True)))
+            return int(res.inserted_primary_key[0])
+
+    def finish_run(self, run_id: str, invocation_id: int, status: str, stages: dict[str, float],
+                   error: str | None = None) -> None:
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(update(s.invocations).where(s.invocations.c.id == invocation_id).values(
+                finished_at=now, status=status, stages_json=json.dumps(stages), error=error))
+            conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(status=status, updated_at=now))
+
+    def set_plan(self, run_id: str, plan: dict) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(plan_json=json.dumps(plan, sort_keys=True)))
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.runs).where(s.runs.c.id == run_id)).mappings().first()
+            return dict(row) if row else None
+
+    def latest_run_id(self) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(s.runs.c.id).order_by(s.runs.c.updated_at.desc()).limit(1)).scalar()
+
+    def invocations(self, run_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            q = select(s.invocations).where(s.invocations.c.run_id == run_id).order_by(s.invocations.c.id)
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def add_run_prompts(self, run_id: str, texts: Sequence[tuple[str, str]]) -> None:
+        """``texts`` are (prompt_id, text) in evaluation order."""
+        self._insert_ignore(s.prompts, [{"id": pid, "text": t} for pid, t in texts])
+        self._insert_ignore(s.run_prompts, [{"run_id": run_id, "prompt_id": pid, "position": i}
+                                            for i, (pid, _) in enumerate(texts)])
+
+    def run_prompts(self, run_id: str) -> list[dict[str, Any]]:
+        q = (select(s.prompts.c.id, s.prompts.c.text).join(s.run_prompts, s.run_prompts.c.prompt_id == s.prompts.c.id)
+             .where(s.run_prompts.c.run_id == run_id).order_by(s.run_prompts.c.position))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    # -- policies --------------------------------------------------------------------------------
+    def policy(self, policy_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.policies).where(s.policies.c.id == policy_id)).mappings().first()
+            return dict(row) if row else None
+
+    def put_policy(self, row: dict[str, Any], steps: Iterable[dict[str, Any]] = ()) -> None:
+        """The policy row and its training records land together, or not at all."""
+        full = {"created_at": time.time(), "path": None, **row}
+        step_rows = [{"policy_id": row["id"], "step": m["step"], "metrics_json": json.dumps(m)} for m in steps]
+        with self.engine.begin() as conn:
+            if conn.execute(select(s.policies.c.id).where(s.policies.c.id == row["id"])).first():
+                return
+            conn.execute(insert(s.policies).values(**full))
+            if step_rows:
+                conn.execute(insert(s.train_steps), step_rows)
+
+    def link_policy(self, run_id: str, method: str, policy_id: str, setting: str) -> None:
+        self._insert_ignore(s.run_policies, [{"run_id": run_id, "method": method, "policy_id": policy_id,
+                                              "setting": setting}])
+
+    def run_policies(self, run_id: str) -> list[dict[str, Any]]:
+        q = (select(s.run_policies.c.method, s.run_policies.c.setting, s.policies)
+             .join(s.policies, s.policies.c.id == s.run_policies.c.policy_id)
+             .where(s.run_policies.c.run_id == run_id))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def train_steps(self, policy_id: str) -> list[dict[str, Any]]:
+        q = select(s.train_steps.c.metrics_json).where(s.train_steps.c.policy_id == policy_id).order_by(
+            s.train_steps.c.step)
+        with self.engine.connect() as conn:
+            return [json.loads(v) for v in conn.execute(q).scalars()]
+
+    # -- generations -----------------------------------------------------------------------------
+    def generations(self, policy_id: str, sampling_key: str, prompt_ids: Sequence[str] | None = None
+                    ) -> list[dict[str, Any]]:
+        g = s.generations
+        q = select(g).where(g.c.policy_id == policy_id, g.c.sampling_key == sampling_key)
+        with self.engine.connect() as conn:
+            if prompt_ids is None:
+                return [dict(r) for r in conn.execute(q).mappings()]
+            out: list[dict[str, Any]] = []
+            for chunk in _chunks(list(prompt_ids), 500):
+                out += [dict(r) for r in conn.execute(q.where(g.c.prompt_id.in_(chunk))).mappings()]
+            return out
+
+    def put_generations(self, rows: Sequence[dict[str, Any]]) -> int:
+        now = time.time()
+        return self._insert_ignore(s.generations, [{"source_id": None, "created_at": now, **r} for r in rows])
+
+    # -- judges, scores, judgments ----------------------------------------------------------------
+    def judge(self, judge_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.judges).where(s.judges.c.id == judge_id)).mappings().first()
+            return dict(row) if row else None
+
+    def put_judge(self, row: dict[str, Any]) -> None:
+        self._insert_ignore(s.judges, [{"created_at": time.time(), "path": None, **row}])
+
+    def scores(self, judge_id: str, generation_ids: Sequence[str]) -> dict[str, float | None]:
+        sc = s.scores
+        out: dict[str, float | None] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(generation_ids), 500):
+                q = select(sc.c.generation_id, sc.c.score).where(sc.c.judge_id == judge_id,
+                                                                  sc.c.generation_id.in_(chunk))
+                out.update({gid: v for gid, v in conn.execute(q)})
+        return out
+
+    def put_scores(self, judge_id: str, values: dict[str, float | None]) -> int:
+        return self._insert_ignore(s.scores, [{"judge_id": judge_id, "generation_id": g, "score": v}
+                                              for g, v in values.items()])
+
+    def judgment_ids(self, ids: Sequence[str]) -> set[str]:
+        j = s.judgments
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 500):
+                found |= set(conn.execute(select(j.c.id).where(j.c.id.in_(chunk))).scalars())
+        return found
+
+    def put_judgments(self, rows: Sequence[dict[str, Any]]) -> int:
+        now = time.time()
+        return self._insert_ignore(s.judgments, [{"created_at": now, **r} for r in rows])
+
+    def judgments(self, judge_id: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+        j = s.judgments
+        out: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 500):
+                q = select(j).where(j.c.judge_id == judge_id, j.c.id.in_(chunk))
+                out += [dict(r) for r in conn.execute(q).mappings()]
+        return out
+
+
+def _dialect_insert(name: str) -> Any:
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    return pg_insert
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

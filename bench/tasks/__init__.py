@@ -1,0 +1,16 @@
+"""Tasks: data splits, prompt template, generation settings and a version, registered by name."""
+
+from bench._registry import Registry
+from bench.tasks._base import (
+    EvalPrompt,
+    PreferencePair,
+    SftExample,
+    Task,
+    TaskData,
+    resolve_data_dir,
+)
+
+TASKS: Registry[type[Task]] = Registry("task", entry_point_group="bench.tasks")
+TASKS.register("tldr", "bench.tasks.tldr:TLDR")
+
+__all__ = ["TASKS", "EvalPrompt", "PreferencePair", "SftExample", "Task", "TaskData", "resolve_data_dir"]

@@ -1,0 +1,98 @@
+"""What a task is: data splits, a prompt template, generation settings and a version."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from bench.hashing import content_key
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    prompt: str
+    chosen: str
+    rejected: str
+
+
+@dataclass(frozen=True)
+class EvalPrompt:
+    prompt: str
+    reference: str  # the human-chosen reference response
+
+    @property
+    def prompt_id(self) -> str:
+        return content_key("prompt", self.prompt)
+
+
+@dataclass(frozen=True)
+class SftExample:
+    prompt: str
+    response: str
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """The loaded splits, and where they came from (files and their hashes, or a hub id)."""
+
+    train_pairs: tuple[PreferencePair, ...]
+    val_pairs: tuple[PreferencePair, ...]
+    eval_prompts: tuple[EvalPrompt, ...]
+    sft: tuple[SftExample, ...]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """Identity of the data actually used (content, not paths)."""
+        return content_key(
+            [(p.prompt, p.chosen, p.rejected) for p in self.train_pairs],
+            [(p.prompt, p.chosen, p.rejected) for p in self.val_pairs],
+            [(e.prompt, e.reference) for e in self.eval_prompts],
+        )
+
+
+class Task:
+    """Base class of tasks. Subclasses set the class attributes and implement :meth:`load_splits`."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    description: ClassVar[str]
+    instruction: ClassVar[str]  # chat user message template with {prompt}
+    default_beta: ClassVar[float] = 0.5
+    max_new_tokens: ClassVar[int] = 64
+    temperature: ClassVar[float] = 0.8
+
+    def messages(self, prompt: str) -> list[dict[str, str]]:
+        """The chat messages that ask the policy for a response to ``prompt``."""
+        return [{"role": "user", "content": self.instruction.format(prompt=prompt)}]
+
+    def load_splits(self, data_dir: Path | None) -> TaskData:
+        raise NotImplementedError
+
+    def load(self, data_dir: Path | None, *, train_pairs: int = 0, val_pairs: int = 0,
+             eval_prompts: int = 0) -> TaskData:
+        """Load the splits and cut them to the requested sizes (0 = all), in file order."""
+        data = self.load_splits(data_dir)
+
+        def cut(items: tuple, n: int) -> tuple:
+            return items if n <= 0 else items[:n]
+
+        return TaskData(
+            train_pairs=cut(data.train_pairs, train_pairs), val_pairs=cut(data.val_pairs, val_pairs),
+            eval_prompts=cut(data.eval_prompts, eval_prompts), sft=data.sft, sources=data.sources,
+        )
+
+
+def resolve_data_dir(explicit: str | Path | None) -> Path | None:
+    """``--data-dir`` wins over ``BENCH_DATA_DIR``; None means: load from the hub."""
+    value = explicit if explicit is not None else os.environ.get("BENCH_DATA_DIR")
+    return Path(value).expanduser().resolve() if value else None
+
+
+def dedupe_eval_prompts(pairs: list[PreferencePair]) -> tuple[EvalPrompt, ...]:
+    """One evaluation prompt per distinct prompt, with the first comparison's chosen as reference."""
+    seen: dict[str, EvalPrompt] = {}
+    for p in pairs:
+        seen.setdefault(p.prompt, EvalPrompt(prompt=p.prompt, reference=p.chosen))
+    return tuple(seen.values())

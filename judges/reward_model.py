@@ -1,0 +1,186 @@
+"""The reward-model judge: a scalar head on a small encoder, trained with the Bradley-Terry loss.
+
+Input is ``response [SEP] prompt``; truncation cuts the longer of the two first, so a response
+shorter than half the budget is always seen whole.
+Scores are cached per (judge, generation) in the store, so a rerun scores nothing again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench.hashing import content_key
+from bench.progress import progress
+
+log = logging.getLogger(__name__)
+RM_VERSION = "1"
+
+
+def _build(backbone_path: str, hidden: int | None = None) -> Any:
+    import torch
+    from transformers import AutoModel
+
+    class ScalarRM(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = AutoModel.from_pretrained(backbone_path, dtype=torch.float32)
+            self.head = torch.nn.Linear(hidden or self.backbone.config.hidden_size, 1)
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            states = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return self.head(pooled).squeeze(-1)
+
+    return ScalarRM()
+
+
+def _encode(tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], max_tokens: int) -> dict:
+    return tokenizer(list(responses), list(prompts), truncation="longest_first", max_length=max_tokens,
+                     padding=True, return_tensors="pt")
+
+
+def _bt_accuracy(model: Any, tok: Any, pairs: Sequence[Any], max_tokens: int, batch: int) -> dict[str, float]:
+    import torch
+
+    correct = 0
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(pairs), batch):
+            part = pairs[i:i + batch]
+            prompts = [p.prompt for p in part]
+            c = model(**_encode(tok, prompts, [p.chosen for p in part], max_tokens))
+            r = model(**_encode(tok, prompts, [p.rejected for p in part], max_tokens))
+            correct += int((c > r).sum().item())
+    n = len(pairs)
+    acc = correct / n if n else float("nan")
+    half = 1.96 * math.sqrt(acc * (1 - acc) / n) if n else float("nan")
+    return {"accuracy": acc, "n": n, "ci_low": acc - half, "ci_high": acc + half}
+
+
+def train_reward_model(backbone: Any, train_pairs: Sequence[Any], val_pairs: Sequence[Any], spec: Any,
+                       seed: int, target: Path) -> dict[str, Any]:
+    """Fine-tune backbone + head on ``train_pairs`` with -log sigmoid(r_chosen - r_rejected)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    torch.manual_seed(seed)
+    tok = AutoTokenizer.from_pretrained(str(backbone.path))
+    model = _build(str(backbone.path))
+    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(seed)
+    t0, losses = time.time(), []
+    steps = math.ceil(len(train_pairs) / spec.batch_size) * spec.epochs
+    with progress(total=steps, desc="train reward model", unit="step") as bar:
+        for _ in range(spec.epochs):
+            order = torch.randperm(len(train_pairs), generator=gen).tolist()
+            for i in range(0, len(order), spec.batch_size):
+                model.train()
+                part = [train_pairs[j] for j in order[i:i + spec.batch_size]]
+                prompts = [p.prompt for p in part]
+                c = model(**_encode(tok, prompts, [p.chosen for p in part], spec.max_tokens))
+                r = model(**_encode(tok, prompts, [p.rejected for p in part], spec.max_tokens))
+                loss = -torch.nn.functional.logsigmoid(c - r).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                bar.update(1)
+                bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+    seconds = time.time() - t0
+    val = _bt_accuracy(model, tok, val_pairs, spec.max_tokens, spec.batch_size)
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.backbone.save_pretrained(tmp / "backbone")
+    tok.save_pretrained(tmp / "backbone")
+    torch.save(model.head.state_dict(), tmp / "head.pt")
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    log.info("reward model: held-out accuracy %.3f (n=%d) after %.1f s", val["accuracy"], val["n"], seconds)
+    return {"train_seconds": seconds, "train_pairs": len(train_pairs), "final_loss": losses[-1] if losses else None,
+            "val": val, "backbone": backbone.name, "backbone_identity": backbone.identity}
+
+
+class RewardModelJudge:
+    """Scores generations with a trained reward model; scores are cached in the store."""
+
+    kind = "reward_model"
+
+    def __init__(self, judge_id: str, path: Path, store: Any, prompt_text: dict[str, str], max_tokens: int,
+                 info: dict[str, Any]) -> None:
+        self.id, self.path, self.store, self.prompt_text = judge_id, path, store, prompt_text
+        self.max_tokens, self.info = max_tokens, info
+        self._model: Any = None
+        self._tok: Any = None
+        self.scored = 0
+
+    def _load(self) -> None:
+        import torch
+        from transformers import AutoTokenizer
+
+        self._tok = AutoTokenizer.from_pretrained(str(self.path / "backbone"))
+        self._model = _build(str(self.path / "backbone"))
+        self._model.head.load_state_dict(torch.load(self.path / "head.pt"))
+        self._model.eval()
+
+    def score_texts(self, prompts: Sequence[str], responses: Sequence[str], batch: int = 32) -> list[float]:
+        import torch
+
+        if self._model is None:
+            self._load()
+        order = sorted(range(len(responses)), key=lambda i: len(prompts[i]) + len(responses[i]))
+        out = [0.0] * len(responses)
+        with torch.no_grad(), progress(total=len(order), desc="reward-model scores", unit="seq") as bar:
+            for i in range(0, len(order), batch):
+                idx = order[i:i + batch]
+                enc = _encode(self._tok, [prompts[j] for j in idx], [responses[j] for j in idx], self.max_tokens)
+                for j, v in zip(idx, self._model(**enc).tolist(), strict=True):
+                    out[j] = float(v)
+                bar.update(len(idx))
+        return out
+
+    def score_generations(self, grouped: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+        """Scores of every generation in ``grouped`` (prompt id -> rows); only unscored ones are computed."""
+        rows = [g for gens in grouped.values() for g in gens]
+        known = self.store.scores(self.id, [g["id"] for g in rows])
+        todo = list({g["id"]: g for g in rows if g["id"] not in known}.values())
+        if todo:
+            values = self.score_texts([self.prompt_text[g["prompt_id"]] for g in todo], [g["text"] for g in todo])
+            new = {g["id"]: v for g, v in zip(todo, values, strict=True)}
+            self.store.put_scores(self.id, new)
+            self.scored += len(new)
+            known.update(new)
+        return {k: v for k, v in known.items() if v is not None}
+
+
+def ensure_reward_model(*, store: Any, backbone: Any, data: Any, spec: Any, seed: int, artifacts: Path,
+                        prompt_text: dict[str, str]) -> RewardModelJudge:
+    """The run's reward model: reused if one with the same identity exists, trained otherwise."""
+    rm = spec.reward_model
+    train = data.train_pairs if rm.pairs <= 0 else data.train_pairs[: rm.pairs]
+    val = data.val_pairs if rm.val_pairs <= 0 else data.val_pairs[: rm.val_pairs]
+    config = {"version": RM_VERSION, "backbone": backbone.name, "backbone_identity": backbone.identity,
+              "settings": asdict(rm), "seed": seed,
+              "train": content_key([(p.prompt, p.chosen, p.rejected) for p in train]),
+              "val": content_key([(p.prompt, p.chosen, p.rejected) for p in val])}
+    judge_id = content_key("judge", "reward_model", config)
+    target = artifacts / "judges" / judge_id
+    row = store.judge(judge_id)
+    if row is None or not (target / "head.pt").is_file():
+        info = train_reward_model(backbone, train, val, rm, seed, target)
+        if row is None:
+            store.put_judge({"id": judge_id, "kind": "reward_model", "name": "reward_model",
+                             "config_json": json.dumps(config, sort_keys=True), "path": str(target),
+                             "info_json": json.dumps(info)})
+    else:
+        info = json.loads(row["info_json"])
+    return RewardModelJudge(judge_id, target, store, prompt_text, rm.max_tokens, info)

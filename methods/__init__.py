@@ -1,0 +1,13 @@
+"""Alignment methods, registered by name. Third parties register through the ``bench.methods``
+entry-point group, or with ``METHODS.register(name, "module:Class")``."""
+
+from bench._registry import Registry
+from methods._base import Method, NoParams, PairwiseMethod
+
+METHODS: Registry[type[Method]] = Registry("method", entry_point_group="bench.methods")
+METHODS.register("sft", "methods.builtin:SFT")
+METHODS.register("dpo", "methods.builtin:DPO")
+METHODS.register("exo", "methods.builtin:EXO")
+METHODS.register("bon", "methods.builtin:BestOfN")
+
+__all__ = ["METHODS", "Method", "NoParams", "PairwiseMethod"]

@@ -1,0 +1,106 @@
+"""What a method sees of bench: the base policy, the data, cached sampling, the reward model, training."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.generation import PromptRef, Sampler, generation_id
+from bench.hashing import content_key
+
+if TYPE_CHECKING:
+    from bench.config import RunSpec
+    from bench.models import ModelRef
+    from bench.tasks import Task, TaskData
+    from judges.reward_model import RewardModelJudge
+    from methods._base import Method, PairwiseMethod
+
+log = logging.getLogger(__name__)
+TRAINER_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    method: str
+    kind: str  # base | trained | derived | reference
+    path: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class MethodContext:
+    """Built once per run by the runner; shared by all methods of the run."""
+
+    def __init__(self, *, spec: RunSpec, task: Task, data: TaskData, base: ModelRef, store: Any,
+                 sampler: Sampler, prompts: list[PromptRef], artifacts: Path, reward_model: Any) -> None:
+        self.spec, self.task, self.data, self.base, self.store = spec, task, data, base, store
+        self.sampler, self.prompts, self.artifacts = sampler, prompts, artifacts
+        self._reward_model = reward_model  # a zero-argument callable, so the judge trains only if needed
+        self._tokenizer: Any = None
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(str(self.base.path))
+        return self._tokenizer
+
+    def reward_model(self) -> RewardModelJudge:
+        return self._reward_model()
+
+    # -- policies --------------------------------------------------------------------------------
+    def base_policy(self) -> Policy:
+        pid = content_key("policy", "base", self.base.identity)
+        policy = Policy(id=pid, method="sft", kind="base", path=str(self.base.path),
+                        info={"model": self.base.name, "identity": self.base.identity})
+        self.store.put_policy({"id": pid, "method": "sft", "kind": "base", "params_json": "{}",
+                               "path": policy.path, "info_json": json.dumps(policy.info)})
+        return policy
+
+    def derived_policy(self, method: Method, *, based_on: Policy, judge: Any) -> Policy:
+        params = asdict(method.params)
+        pid = content_key("policy", "derived", method.name, params, based_on.id, judge.id)
+        info = {"based_on": based_on.id, "judge": judge.id}
+        self.store.put_policy({"id": pid, "method": method.name, "kind": "derived",
+                               "params_json": json.dumps(params), "info_json": json.dumps(info)})
+        return Policy(id=pid, method=method.name, kind="derived", info=info)
+
+    def train_pairwise(self, method: PairwiseMethod) -> Policy:
+        from methods._pairwise import train_policy
+
+        return train_policy(self, method)
+
+    def policy_key(self, method: Method, *extra: Any) -> str:
+        """Identity of a trained policy: method, params, base model, training data and settings, seed."""
+        pairs = [(p.prompt, p.chosen, p.rejected) for p in self.data.train_pairs]
+        return content_key("policy", "trained", TRAINER_VERSION, method.name, asdict(method.params),
+                           self.base.identity, content_key(pairs), asdict(self.spec.train), self.spec.seed, *extra)
+
+    # -- sampling ----------------------------------------------------------------------------------
+    def sample(self, policy: Policy, n: int, first_index: int = 0) -> dict[str, list[dict[str, Any]]]:
+        """``n`` samples per evaluation prompt from ``policy`` (cached in the store)."""
+        if policy.path is None:
+            raise ValueError(f"policy {policy.method} has no weights to sample from")
+        return self.sampler.ensure(policy.id, policy.path, self.prompts, n, label=policy.method,
+                                   first_index=first_index)
+
+    def store_derived(self, policy: Policy, picked: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict]]:
+        """Store outputs chosen among other generations (e.g. Best-of-N) as the policy's samples."""
+        key = self.sampler.sampling_key
+        rows = []
+        for prompt_id, gens in picked.items():
+            for i, g in enumerate(gens):
+                rows.append({"id": generation_id(policy.id, prompt_id, key, i), "policy_id": policy.id,
+                             "prompt_id": prompt_id, "sampling_key": key, "sample_index": i, "text": g["text"],
+                             "n_tokens": g["n_tokens"], "logprob": None, "finish_reason": g["finish_reason"],
+                             "source_id": g["id"]})
+        self.store.put_generations(rows)
+        stored = self.store.generations(policy.id, key, list(picked))
+        out: dict[str, list[dict[str, Any]]] = {pid: [] for pid in picked}
+        for g in sorted(stored, key=lambda g: g["sample_index"]):
+            out[g["prompt_id"]].append(g)
+        return out

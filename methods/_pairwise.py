@@ -1,0 +1,81 @@
+"""Training a pairwise method's policy: tokenize, reference log-probs once (cached), train, save."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from bench.hashing import content_key
+from bench.models._prompting import encode_completion, encode_prompt
+from methods._context import MethodContext, Policy
+
+if TYPE_CHECKING:
+    from methods._base import PairwiseMethod
+    from methods._train import TokPair
+
+log = logging.getLogger(__name__)
+
+
+def tokenize_pairs(ctx: MethodContext) -> list[TokPair]:
+    from methods._train import TokPair
+
+    tok, t = ctx.tokenizer, ctx.spec.train
+    out = []
+    for p in ctx.data.train_pairs:
+        prompt = tuple(encode_prompt(tok, ctx.task, p.prompt, t.max_prompt_tokens))
+        out.append(TokPair(prompt, tuple(encode_completion(tok, p.chosen, t.max_completion_tokens)),
+                           tuple(encode_completion(tok, p.rejected, t.max_completion_tokens))))
+    return out
+
+
+def cached_reference(ctx: MethodContext, pairs: list[TokPair]):  # -> torch.Tensor
+    """Reference log-probs of every pair under the base policy, computed once and kept on disk."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from methods._train import reference_logps
+
+    t = ctx.spec.train
+    key = content_key("reflogps", ctx.base.identity, [(p.prompt, p.chosen, p.rejected) for p in pairs],
+                      t.autocast_bf16)
+    path = ctx.artifacts / "reference" / f"{key}.pt"
+    if path.is_file():
+        return torch.load(path)
+    model = AutoModelForCausalLM.from_pretrained(str(ctx.base.path), dtype=torch.float32)
+    ref = reference_logps(model, pairs, ctx.tokenizer.pad_token_id, t.micro_batch, t.autocast_bf16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(ref, tmp)
+    tmp.rename(path)
+    return ref
+
+
+def train_policy(ctx: MethodContext, method: PairwiseMethod) -> Policy:
+    pid = ctx.policy_key(method)
+    target = ctx.artifacts / "policies" / pid
+    row = ctx.store.policy(pid)
+    if row is not None and (target / "config.json").is_file():
+        return Policy(id=pid, method=method.name, kind="trained", path=str(target), info=json.loads(row["info_json"]))
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from methods._train import TrainConfig, save_checkpoint, train_pairwise
+
+    pairs = tokenize_pairs(ctx)
+    ref = cached_reference(ctx, pairs)
+    t = ctx.spec.train
+    model = AutoModelForCausalLM.from_pretrained(str(ctx.base.path), dtype=torch.float32)
+    cfg = TrainConfig(lr=t.lr, batch_size=t.batch_size, micro_batch=t.micro_batch, epochs=t.epochs,
+                      bf16=t.autocast_bf16, seed=ctx.spec.seed)
+    records, seconds = train_pairwise(model, pairs, ref, method.loss, method.implicit_beta(), cfg,
+                                      ctx.tokenizer.pad_token_id, label=method.name)
+    save_checkpoint(model, ctx.tokenizer, target)
+    info = {"train_seconds": seconds, "steps": len(records), "pairs": len(pairs),
+            "final": records[-1] if records else {}}
+    ctx.store.put_policy({"id": pid, "method": method.name, "kind": "trained",
+                          "params_json": json.dumps(asdict(method.params)), "path": str(target),
+                          "info_json": json.dumps(info)}, steps=records)
+    log.info("trained %s: %d steps in %.1f s", method.name, len(records), seconds)
+    return Policy(id=pid, method=method.name, kind="trained", path=str(target), info=info)

@@ -1,0 +1,149 @@
+"""A compact torch training loop for pairwise methods on CPU.
+
+Reference log-probs are computed once, before the first update, and cached on disk (shared by every
+method trained on the same pairs). Batches are left-padded prompts followed by right-padded
+completions, so the lm-head runs only over completion positions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.progress import progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TokPair:
+    prompt: tuple[int, ...]
+    chosen: tuple[int, ...]
+    rejected: tuple[int, ...]
+
+
+def _collate(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad: int
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """ids, attention mask, position ids, completion mask (over the kept positions), prompt width."""
+    p_len = max(len(p) for p in prompts)
+    c_len = max(len(c) for c in completions)
+    rows, masks, cmask = [], [], []
+    for p, c in zip(prompts, completions, strict=True):
+        left, right = p_len - len(p), c_len - len(c)
+        rows.append([pad] * left + list(p) + list(c) + [pad] * right)
+        masks.append([0] * left + [1] * (len(p) + len(c)) + [0] * right)
+        cmask.append([1] * len(c) + [0] * right)
+    ids, attn = torch.tensor(rows), torch.tensor(masks)
+    pos = (attn.cumsum(-1) - 1).clamp(min=0)
+    return ids, attn, pos, torch.tensor(cmask, dtype=torch.float32), p_len
+
+
+def sequence_logps(model: Any, prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
+                   pad: int, bf16: bool) -> torch.Tensor:
+    """Sum of log pi(completion token | prefix) for each (prompt, completion)."""
+    ids, attn, pos, cmask, p_len = _collate(prompts, completions, pad)
+    c_len = cmask.shape[1]
+    keep = torch.arange(p_len - 1, p_len - 1 + c_len)  # positions whose logits predict the completion
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model(input_ids=ids, attention_mask=attn, position_ids=pos, logits_to_keep=keep).logits
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    targets = ids[:, p_len:p_len + c_len]
+    token_logp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return (token_logp * cmask).sum(-1)
+
+
+def pair_logps(model: Any, batch: Sequence[TokPair], pad: int, bf16: bool) -> torch.Tensor:
+    """[len(batch), 2] log-probs of (chosen, rejected), in one forward pass."""
+    prompts = [p.prompt for p in batch] * 2
+    completions = [p.chosen for p in batch] + [p.rejected for p in batch]
+    out = sequence_logps(model, prompts, completions, pad, bf16)
+    return torch.stack([out[: len(batch)], out[len(batch):]], dim=1)
+
+
+def reference_logps(model: Any, pairs: Sequence[TokPair], pad: int, micro: int, bf16: bool) -> torch.Tensor:
+    model.eval()
+    parts = []
+    with torch.no_grad(), progress(total=len(pairs), desc="reference log-probs", unit="pair") as bar:
+        for i in range(0, len(pairs), micro):
+            parts.append(pair_logps(model, pairs[i:i + micro], pad, bf16))
+            bar.update(len(pairs[i:i + micro]))
+    return torch.cat(parts)
+
+
+@dataclass
+class TrainConfig:
+    lr: float
+    batch_size: int
+    micro_batch: int
+    epochs: int
+    bf16: bool
+    seed: int
+
+
+def train_pairwise(model: Any, pairs: Sequence[TokPair], ref: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor],
+                   beta: float, cfg: TrainConfig, pad: int, label: str = "") -> tuple[list[dict], float]:
+    """Train ``model`` in place; returns the per-step records and the training seconds."""
+    torch.manual_seed(cfg.seed)
+    order_gen = torch.Generator().manual_seed(cfg.seed)
+    accum = max(1, cfg.batch_size // cfg.micro_batch)
+    steps_per_epoch = math.ceil(len(pairs) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    warmup = max(1, total // 10)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
+    model.train()
+    records: list[dict] = []
+    t0 = time.time()
+    with progress(total=total, desc=f"train {label}".strip(), unit="step") as bar:
+        for epoch in range(cfg.epochs):
+            order = torch.randperm(len(pairs), generator=order_gen).tolist()
+            for step_in_epoch in range(steps_per_epoch):
+                idx = order[step_in_epoch * cfg.batch_size:(step_in_epoch + 1) * cfg.batch_size]
+                rec = _step(model, opt, [pairs[i] for i in idx], ref[idx], loss_fn, beta, accum, cfg, pad)
+                sched.step()
+                rec.update(step=len(records), epoch=epoch, lr=sched.get_last_lr()[0], seconds=time.time() - t0)
+                records.append(rec)
+                bar.update(1)
+                bar.set_postfix(loss=f"{rec['loss']:.4f}", acc=f"{rec['reward_accuracy']:.2f}")
+    return records, time.time() - t0
+
+
+def _step(model: Any, opt: Any, batch: list[TokPair], ref: torch.Tensor, loss_fn: Callable, beta: float,
+          accum: int, cfg: TrainConfig, pad: int) -> dict:
+    opt.zero_grad(set_to_none=True)
+    ratios = []
+    total_loss = 0.0
+    for i in range(0, len(batch), cfg.micro_batch):
+        micro = batch[i:i + cfg.micro_batch]
+        logratios = pair_logps(model, micro, pad, cfg.bf16) - ref[i:i + cfg.micro_batch]
+        loss = loss_fn(logratios).sum() / len(batch)
+        loss.backward()
+        total_loss += loss.item()
+        ratios.append(logratios.detach())
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0).item()
+    opt.step()
+    r = torch.cat(ratios)
+    margin = beta * (r[:, 0] - r[:, 1])
+    return {"loss": total_loss, "reward_margin": margin.mean().item(),
+            "reward_accuracy": (margin > 0).float().mean().item(),
+            "logratio_chosen": r[:, 0].mean().item(), "logratio_rejected": r[:, 1].mean().item(),
+            "grad_norm": grad_norm}
+
+
+def save_checkpoint(model: Any, tokenizer: Any, target: Path) -> None:
+    """Write the checkpoint next to ``target`` and rename it into place (never half-written)."""
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)

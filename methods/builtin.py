@@ -1,0 +1,79 @@
+"""The built-in methods: SFT (the baseline), DPO and EXO in their preference form, Best-of-N."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from methods._base import Method, PairwiseMethod
+
+if TYPE_CHECKING:
+    import torch
+
+    from methods._context import MethodContext, Policy
+
+
+CANDIDATE_OFFSET = 10_000
+
+
+class SFT(Method):
+    """The supervised base policy as is: the baseline every other method is compared with."""
+
+    name = "sft"
+    setting = "baseline"
+
+
+class DPO(PairwiseMethod):
+    """Direct Preference Optimization (Rafailov et al. 2023), sigmoid loss."""
+
+    name = "dpo"
+
+    @dataclass(frozen=True)
+    class Params:
+        beta: float | None = None  # None: the task's default (0.5 TL;DR/HH, 0.1 IMDB)
+
+    def loss(self, logratios: torch.Tensor) -> torch.Tensor:
+        from methods import losses
+
+        return losses.dpo_pref(logratios, self.params.beta)
+
+
+class EXO(PairwiseMethod):
+    """Efficient exact optimization (Ji et al. 2024), preference form with label smoothing eps."""
+
+    name = "exo"
+
+    @dataclass(frozen=True)
+    class Params:
+        beta_pi: float | None = None
+        eps: float = 1e-3  # the paper's label smoothing
+
+    def loss(self, logratios: torch.Tensor) -> torch.Tensor:
+        from methods import losses
+
+        return losses.exo_pref(logratios, self.params.beta_pi, self.params.eps)
+
+
+class BestOfN(Method):
+    """Best-of-N: N samples from the SFT policy per output; the reward model keeps the highest."""
+
+    name = "bon"
+    setting = "reward-model"
+
+    @dataclass(frozen=True)
+    class Params:
+        n: int = 4
+
+    def policy(self, ctx: MethodContext) -> Policy:
+        return ctx.derived_policy(self, based_on=ctx.base_policy(), judge=ctx.reward_model())
+
+    def sample(self, ctx: MethodContext, policy: Policy, n: int) -> dict[str, list[dict[str, Any]]]:
+        big_n = self.params.n
+        # Candidates use SFT sample indices disjoint from SFT's own evaluation samples.
+        candidates = ctx.sample(ctx.base_policy(), n * big_n, first_index=CANDIDATE_OFFSET)
+        scores = ctx.reward_model().score_generations(candidates)
+        picked: dict[str, list[dict[str, Any]]] = {}
+        for prompt_id, rows in candidates.items():
+            picked[prompt_id] = [max(rows[j * big_n:(j + 1) * big_n], key=lambda g: scores[g["id"]])
+                                 for j in range(n)]
+        return ctx.store_derived(policy, picked)

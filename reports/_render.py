@@ -1,0 +1,81 @@
+"""Render one run into a self-contained HTML file: Table 1 layout, provenance, example generations."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from bench.results import run_results
+
+SETTING_ORDER = {"baseline": 0, "preference": 1, "reward-model": 2}
+N_EXAMPLES = 3
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    env.filters["pct"] = lambda v: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
+    return env
+
+
+def _table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per method, with its cells keyed by (judge, opponent)."""
+    by_method: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        entry = by_method.setdefault(r["method"], {"method": r["method"], "setting": r["setting"], "cells": {}})
+        entry["cells"][f"{r['judge']}:{r['opponent']}"] = r
+    return sorted(by_method.values(), key=lambda e: (SETTING_ORDER.get(e["setting"], 9), e["method"]))
+
+
+def _examples(store: Any, run_id: str, plan: dict[str, Any]) -> list[dict[str, Any]]:
+    prompts = store.run_prompts(run_id)[:N_EXAMPLES]
+    ids = [p["id"] for p in prompts]
+    judge = plan["judges"][0]
+    out = []
+    for p in prompts:
+        ref = store.generations(plan["reference_policy"], "reference", [p["id"]])
+        outputs = []
+        for m in plan["methods"]:
+            gens = sorted(store.generations(m["policy_id"], plan["sampling_key"], [p["id"]]),
+                          key=lambda g: g["sample_index"])
+            if gens:
+                score = store.scores(judge, [gens[0]["id"]]).get(gens[0]["id"])
+                outputs.append({"method": m["method"], "text": gens[0]["text"], "score": score})
+        out.append({"prompt": p["text"], "reference": ref[0]["text"] if ref else "", "outputs": outputs})
+    del ids
+    return out
+
+
+def render_run_report(store: Any, run_id: str) -> str:
+    run = store.run(run_id)
+    if run is None:
+        raise KeyError(run_id)
+    plan = json.loads(run["plan_json"]) if run.get("plan_json") else None
+    rows = run_results(store, run_id) if plan else []
+    invocations = store.invocations(run_id)
+    provenance = json.loads(invocations[-1]["provenance_json"]) if invocations else {}
+    stages = [json.loads(i["stages_json"]) if i["stages_json"] else {} for i in invocations]
+    policies = store.run_policies(run_id)
+    for p in policies:
+        p["info"] = json.loads(p["info_json"])
+    return _env().get_template("run.html.j2").render(
+        run=run, spec=json.loads(run["spec_json"]), plan=plan, table=_table(rows), rows=rows,
+        judges=sorted({r["judge"] for r in rows}), opponents=["sft", "reference"], invocations=invocations,
+        stages=stages, provenance=provenance, policies=policies,
+        examples=_examples(store, run_id, plan) if plan else [],
+        provenance_json=json.dumps(provenance, indent=2, sort_keys=True),
+        spec_json=json.dumps(json.loads(run["spec_json"]), indent=2, sort_keys=True),
+    )
+
+
+def write_run_report(store: Any, run_id: str, out: Path, path: Path | None = None) -> Path:
+    run = store.run(run_id)
+    target = path or (out / f"report-{run['task']}-{run_id[:8]}.html")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(render_run_report(store, run_id), encoding="utf-8")
+    tmp.replace(target)
+    return target
