@@ -1,0 +1,85 @@
+"""The whole pipeline on tiny random models and the transformers engine: real data, real SQLite."""
+
+import json
+
+import pytest
+
+from bench.errors import StageError
+from bench.generation import make_engine
+from bench.runner import Runner
+from bench.spec import build_spec, flags_layer
+
+SCRIPT = "<script>document.title='pwned'</script>"
+
+
+@pytest.fixture()
+def mini_data(tmp_path, data_dir):
+    """The first TL;DR rows, with a reference that carries a script tag."""
+    folder = tmp_path / "data" / "tldr"
+    folder.mkdir(parents=True)
+    train = (data_dir / "tldr" / "train_summarization.jsonl").read_text().splitlines()[:24]
+    val = [json.loads(x) for x in (data_dir / "tldr" / "val_summarization.jsonl").read_text().splitlines()[:12]]
+    val[0]["chosen"] = SCRIPT + " " + val[0]["chosen"]
+    (folder / "train_summarization.jsonl").write_text("\n".join(train) + "\n")
+    (folder / "val_summarization.jsonl").write_text("\n".join(json.dumps(v) for v in val) + "\n")
+    return folder.parent
+
+
+def tiny_spec(tiny_models):
+    return build_spec([flags_layer([
+        f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=16", "reward_model.val_pairs=8",
+        "eval.prompts=3", "eval.samples=2", "eval.max_new_tokens=6", "bon.n=2", "engine.kind=hf",
+        "train.pairs=8", "train.batch_size=4",
+    ], task="tldr", methods="exo,dpo,bon", preset="smoke", model=str(tiny_models["policy"]))])
+
+
+class CountingEngines:
+    def __init__(self, fail_first=0):
+        self.calls, self.fail_first = 0, fail_first
+
+    def __call__(self, path):
+        self.calls += 1
+        if self.calls <= self.fail_first:
+            raise RuntimeError("engine could not start (injected)")
+        return make_engine("hf", path)
+
+
+def test_run_rerun_and_report(tiny_models, mini_data, store, tmp_path):
+    spec = tiny_spec(tiny_models)
+    engines = CountingEngines()
+    first = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=engines)
+    run_id = first.run()
+    counts = store.counts()
+    # sft 3x2 + exo 3x2 + dpo 3x2 + Best-of-N candidates 3x2x2 = 30 generations, + 3 references
+    assert counts["generations"] == 30 + 3 + 6  # + the 6 Best-of-N outputs stored as derived rows
+    from bench.results import run_results
+
+    rows = {(r["method"], r["opponent"]): r for r in run_results(store, run_id)}
+    assert set(rows) == {(m, o) for m in ("sft", "exo", "dpo", "bon") for o in ("sft", "reference")}
+    assert rows[("exo", "sft")]["n_total"] + rows[("exo", "sft")]["n_invalid"] == 3 * 2 * 2
+    assert rows[("sft", "sft")]["n_total"] == 3 * 2 * 1  # SFT against its own other samples
+    assert rows[("bon", "reference")]["n_total"] == 3 * 2
+    html = first.report_path.read_text()
+    assert "&lt;script&gt;document.title" in html and SCRIPT not in html
+
+    second = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=engines)
+    assert second.run() == run_id
+    assert store.counts() == {**counts, "invocations": counts["invocations"] + 1}
+    assert engines.calls == 4  # sft, exo, dpo, and the SFT Best-of-N candidates; none on the rerun
+    assert second.counters == {"judgments_added": 0, "generated": 0, "scored": 0}
+
+
+def test_failed_stage_keeps_earlier_rows_and_resumes(tiny_models, mini_data, store, tmp_path):
+    spec = tiny_spec(tiny_models)
+    with pytest.raises(StageError, match="stage 'generation' failed.*rerun the same command"):
+        Runner(spec, store, tmp_path / "out", mini_data, engine_factory=CountingEngines(fail_first=1)).run()
+    after_failure = store.counts()
+    assert after_failure["policies"] >= 4 and after_failure["judges"] == 1
+    steps_before = {p["method"]: store.train_steps(p["id"]) for p in store.run_policies(store.latest_run_id())}
+    runner = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=CountingEngines())
+    run_id = runner.run()
+    assert store.run(run_id)["status"] == "done"
+    assert [i["status"] for i in store.invocations(run_id)] == ["failed", "done"]
+    assert "injected" in store.invocations(run_id)[0]["error"]
+    for p in store.run_policies(run_id):  # policies were not trained again
+        assert store.train_steps(p["id"]) == steps_before[p["method"]]

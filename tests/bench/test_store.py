@@ -1,0 +1,51 @@
+import sqlite3
+
+import pytest
+from sqlalchemy import text
+
+from bench.errors import BenchError, InputError
+from bench.store import SCHEMA_VERSION, Store
+
+
+def test_new_database_gets_the_current_schema_in_wal_mode(tmp_path):
+    st = Store(str(tmp_path / "a.db"))
+    with st.engine.connect() as c:
+        assert c.execute(text("select value from meta where key='schema_version'")).scalar() == str(SCHEMA_VERSION)
+        assert c.execute(text("pragma journal_mode")).scalar() == "wal"
+    assert set(st.counts()) >= {"runs", "generations", "judgments"}
+
+
+def test_content_addressed_inserts_are_idempotent(store):
+    store.put_policy({"id": "p1", "method": "sft", "kind": "base", "params_json": "{}", "info_json": "{}"})
+    store._insert_ignore(__import__("bench.store._schema", fromlist=["prompts"]).prompts,
+                         [{"id": "x", "text": "prompt"}])
+    row = {"id": "g1", "policy_id": "p1", "prompt_id": "x", "sampling_key": "k", "sample_index": 0, "text": "t",
+           "n_tokens": 1, "logprob": -1.0, "finish_reason": "stop"}
+    assert store.put_generations([row]) == 1
+    assert store.put_generations([row, {**row, "id": "g2", "sample_index": 1}]) == 1
+    assert store.counts()["generations"] == 2
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_left_unchanged(tmp_path):
+    p = tmp_path / "notes.db"
+    p.write_bytes(b"these are my notes, not a database" * 50)
+    before = p.read_bytes()
+    with pytest.raises(InputError, match="notes.db: cannot open the database: file is not a database"):
+        Store(str(p))
+    assert p.read_bytes() == before
+
+
+def test_newer_schema_is_refused(tmp_path):
+    p = tmp_path / "new.db"
+    Store(str(p)).close()
+    con = sqlite3.connect(p)
+    con.execute("update meta set value='999' where key='schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(BenchError, match="schema version 999 is newer"):
+        Store(str(p))
+
+
+def test_bad_url_is_named():
+    with pytest.raises(InputError, match="--db"):
+        Store("nosuchdialect://x/y")

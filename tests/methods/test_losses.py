@@ -1,0 +1,66 @@
+"""Losses against values computed by hand with the math module (independent of torch)."""
+
+import math
+
+import pytest
+import torch
+
+from methods import losses
+
+
+def _softmax(xs):
+    m = max(xs)
+    e = [math.exp(x - m) for x in xs]
+    return [v / sum(e) for v in e]
+
+
+def _kl(p, q):
+    return sum(a * math.log(a / b) for a, b in zip(p, q))
+
+
+def test_dpo_pref_hand_computed():
+    lr = torch.tensor([[1.0, 0.0], [0.2, 0.7]], dtype=torch.float64)
+    out = losses.dpo_pref(lr, beta=0.5)
+    assert out[0].item() == pytest.approx(math.log(1 + math.exp(-0.5)), abs=1e-12)
+    assert out[1].item() == pytest.approx(math.log(1 + math.exp(0.25)), abs=1e-12)
+
+
+def test_exo_pref_is_reverse_kl_to_smoothed_labels():
+    lr = torch.tensor([[1.0, 0.0], [-0.4, 0.3]], dtype=torch.float64)
+    out = losses.exo_pref(lr, beta_pi=0.5, eps=1e-3)
+    for row, value in zip(lr.tolist(), out.tolist()):
+        p = _softmax([0.5 * x for x in row])
+        assert value == pytest.approx(_kl(p, [1 - 1e-3, 1e-3]), abs=1e-12)
+    assert out[0].item() == pytest.approx(1.945726, abs=1e-5)  # worked by hand in the docstring's terms
+
+
+def test_exo_pref_equals_exo_rw_with_label_rewards():
+    lr = torch.randn(5, 2, dtype=torch.float64)
+    eps, beta_r = 1e-3, 0.5
+    rewards = beta_r * torch.log(torch.tensor([1 - eps, eps], dtype=torch.float64)).expand(5, 2)
+    assert torch.allclose(losses.exo_pref(lr, 0.5, eps), losses.exo_rw(lr, rewards, 0.5, beta_r), atol=1e-12)
+
+
+def test_dpo_rw_is_forward_kl_plus_target_entropy_and_exo_rw_is_reverse_kl():
+    lr = torch.tensor([[0.3, -0.2, 1.1, 0.0]], dtype=torch.float64)
+    r = torch.tensor([[1.0, 0.0, 2.0, -1.0]], dtype=torch.float64)
+    p = _softmax([0.1 * x for x in lr[0].tolist()])
+    q = _softmax([x / 0.5 for x in r[0].tolist()])
+    entropy = -sum(v * math.log(v) for v in q)
+    assert losses.dpo_rw(lr, r, 0.1, 0.5).item() == pytest.approx(_kl(q, p) + entropy, abs=1e-12)
+    assert losses.exo_rw(lr, r, 0.1, 0.5).item() == pytest.approx(_kl(p, q), abs=1e-12)
+
+
+def test_exo_rw_is_minimal_with_zero_gradient_at_the_target():
+    r = torch.tensor([[1.0, 0.0, 2.0]], dtype=torch.float64)
+    beta_pi, beta_r = 0.5, 0.25
+    lr = (r / beta_r / beta_pi).clone().requires_grad_(True)  # softmax(beta_pi * lr) == softmax(r / beta_r)
+    loss = losses.exo_rw(lr, r, beta_pi, beta_r)
+    loss.sum().backward()
+    assert loss.item() == pytest.approx(0.0, abs=1e-12)
+    assert lr.grad.abs().max().item() < 1e-10
+
+
+def test_eps_out_of_range_is_refused():
+    with pytest.raises(ValueError):
+        losses.exo_pref(torch.zeros(1, 2), 0.5, eps=0.0)
