@@ -81,12 +81,11 @@ def _pick_run(store, run_id: str | None) -> str:  # noqa: ANN001
     rid = run_id or store.latest_run_id()
     if rid is None:
         raise BenchError(f"no runs in {store.url}; start one with `bench run`")
-    if store.run(rid) is None:
-        matches = [r for r in [store.latest_run_id()] if r and r.startswith(rid)]
-        if not matches:
-            raise BenchError(f"no run {rid!r} in {store.url}")
-        rid = matches[0]
-    return rid
+    matches = store.find_runs(rid)
+    if len(matches) != 1:
+        raise BenchError(f"no run {rid!r} in {store.url}" if not matches else
+                         f"run id prefix {rid!r} is ambiguous: {', '.join(m[:12] for m in matches)}")
+    return matches[0]
 
 
 @cli.command()

@@ -9,7 +9,6 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bench.errors import InputError
@@ -103,7 +102,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval": {"prompts": 8, "samples": 4, "max_new_tokens": 48, "max_prompt_tokens": 384},
         "train": {"pairs": 16, "batch_size": 4, "micro_batch": 2, "lr": 5e-6,
                   "max_prompt_tokens": 384, "max_completion_tokens": 48},
-        "reward_model": {"pairs": 512, "val_pairs": 200, "batch_size": 16, "max_tokens": 256},
+        "reward_model": {"pairs": 512, "val_pairs": 200, "batch_size": 16, "max_tokens": 192},
     },
     # The EXO paper's settings (lr 1e-6, batch 64, one epoch, temperature 0.8) on the full data.
     "paper": {"eval": {"prompts": 0}},

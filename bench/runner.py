@@ -121,9 +121,14 @@ class Runner:
                 "reward_model": {"id": rm.id, "info": rm.info}}
         self.store.set_plan(run_id, plan)
         grouped: dict[str, dict[str, list[dict]]] = {}
+        # Methods that sample the base policy go first, so they share one engine.
+        order = sorted(names, key=lambda n: policies[n].kind not in ("base", "derived"))
         with self.stage("generation"):
-            for name, method in methods.items():
-                grouped[name] = method.sample(ctx, policies[name], spec.eval.samples)
+            try:
+                for name in order:
+                    grouped[name] = methods[name].sample(ctx, policies[name], spec.eval.samples)
+            finally:
+                sampler.close()
         with self.stage("judging"):
             for name in names:
                 rm.score_generations(grouped[name])

@@ -45,8 +45,9 @@ def _build(backbone_path: str, hidden: int | None = None) -> Any:
 
 
 def _encode(tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], max_tokens: int) -> dict:
-    return tokenizer(list(responses), list(prompts), truncation="longest_first", max_length=max_tokens,
-                     padding=True, return_tensors="pt")
+    enc = tokenizer(list(responses), list(prompts), truncation="longest_first", max_length=max_tokens,
+                    padding=True, return_tensors="pt")
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
 def _bt_accuracy(model: Any, tok: Any, pairs: Sequence[Any], max_tokens: int, batch: int) -> dict[str, float]:

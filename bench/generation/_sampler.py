@@ -33,6 +33,22 @@ class Sampler:
         self.seed, self.params, self.chunk = seed, params, chunk
         self.sampling_key = params.key(engine_kind, seed)
         self.generated = 0
+        self._engine: Engine | None = None
+        self._engine_path: str | None = None
+
+    def _engine_for(self, model_path: str) -> Engine:
+        """Keep one engine open while consecutive requests sample the same checkpoint."""
+        if self._engine is not None and self._engine_path != model_path:
+            self.close()
+        if self._engine is None:
+            self._engine = self.engine_factory(model_path)
+            self._engine_path = model_path
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            engine, self._engine, self._engine_path = self._engine, None, None
+            engine.close()
 
     def ensure(self, policy_id: str, model_path: str, prompts: Sequence[PromptRef], n: int,
                label: str = "", first_index: int = 0) -> dict[str, list[dict[str, Any]]]:
@@ -52,20 +68,17 @@ class Sampler:
 
     def _generate(self, policy_id: str, model_path: str, todo: list[tuple[PromptRef, int]], label: str) -> None:
         log.info("sampling %d completions for %s", len(todo), label or policy_id)
-        engine = self.engine_factory(model_path)
-        try:
-            with progress(total=len(todo), desc=f"generate {label}".strip(), unit="sample") as bar:
-                for start in range(0, len(todo), self.chunk):
-                    part = todo[start:start + self.chunk]
-                    reqs = [Request(p.ids, sample_seed(self.seed, p.prompt_id, i)) for p, i in part]
-                    samples = engine.generate(reqs, self.params)
-                    rows = [{
-                        "id": generation_id(policy_id, p.prompt_id, self.sampling_key, i),
-                        "policy_id": policy_id, "prompt_id": p.prompt_id, "sampling_key": self.sampling_key,
-                        "sample_index": i, "text": s.text, "n_tokens": s.n_tokens, "logprob": s.logprob,
-                        "finish_reason": s.finish_reason,
-                    } for (p, i), s in zip(part, samples, strict=True)]
-                    self.generated += self.store.put_generations(rows)  # one transaction per chunk
-                    bar.update(len(part))
-        finally:
-            engine.close()
+        engine = self._engine_for(model_path)
+        with progress(total=len(todo), desc=f"generate {label}".strip(), unit="sample") as bar:
+            for start in range(0, len(todo), self.chunk):
+                part = todo[start:start + self.chunk]
+                reqs = [Request(p.ids, sample_seed(self.seed, p.prompt_id, i)) for p, i in part]
+                samples = engine.generate(reqs, self.params)
+                rows = [{
+                    "id": generation_id(policy_id, p.prompt_id, self.sampling_key, i),
+                    "policy_id": policy_id, "prompt_id": p.prompt_id, "sampling_key": self.sampling_key,
+                    "sample_index": i, "text": s.text, "n_tokens": s.n_tokens, "logprob": s.logprob,
+                    "finish_reason": s.finish_reason,
+                } for (p, i), s in zip(part, samples, strict=True)]
+                self.generated += self.store.put_generations(rows)  # one transaction per chunk
+                bar.update(len(part))

@@ -120,6 +120,10 @@ class Store:
             row = conn.execute(select(s.runs).where(s.runs.c.id == run_id)).mappings().first()
             return dict(row) if row else None
 
+    def find_runs(self, prefix: str) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(s.runs.c.id).where(s.runs.c.id.startswith(prefix))).scalars())
+
     def latest_run_id(self) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(select(s.runs.c.id).order_by(s.runs.c.updated_at.desc()).limit(1)).scalar()

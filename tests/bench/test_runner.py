@@ -65,7 +65,7 @@ def test_run_rerun_and_report(tiny_models, mini_data, store, tmp_path):
     second = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=engines)
     assert second.run() == run_id
     assert store.counts() == {**counts, "invocations": counts["invocations"] + 1}
-    assert engines.calls == 4  # sft, exo, dpo, and the SFT Best-of-N candidates; none on the rerun
+    assert engines.calls == 3  # one for SFT and its Best-of-N candidates, exo, dpo; none on the rerun
     assert second.counters == {"judgments_added": 0, "generated": 0, "scored": 0}
 
 

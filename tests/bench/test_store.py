@@ -49,3 +49,23 @@ def test_newer_schema_is_refused(tmp_path):
 def test_bad_url_is_named():
     with pytest.raises(InputError, match="--db"):
         Store("nosuchdialect://x/y")
+
+
+def test_migrations_run_step_by_step_in_one_transaction(tmp_path, monkeypatch):
+    from sqlalchemy import text as sql
+
+    import bench.store._migrations as mig
+
+    p = tmp_path / "old.db"
+    Store(str(p)).close()  # a database at the current version
+    current = mig.SCHEMA_VERSION
+
+    def add_note_column(conn):
+        conn.execute(sql("alter table runs add column note text"))
+
+    monkeypatch.setattr(mig, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(mig.MIGRATIONS, current, add_note_column)
+    st = Store(str(p))
+    with st.engine.connect() as c:
+        assert c.execute(sql("select value from meta where key='schema_version'")).scalar() == str(current + 1)
+        assert "note" in [r[1] for r in c.execute(sql("pragma table_info(runs)"))]

@@ -15,7 +15,7 @@ def _softmax(xs):
 
 
 def _kl(p, q):
-    return sum(a * math.log(a / b) for a, b in zip(p, q))
+    return sum(a * math.log(a / b) for a, b in zip(p, q, strict=False))
 
 
 def test_dpo_pref_hand_computed():
@@ -28,7 +28,7 @@ def test_dpo_pref_hand_computed():
 def test_exo_pref_is_reverse_kl_to_smoothed_labels():
     lr = torch.tensor([[1.0, 0.0], [-0.4, 0.3]], dtype=torch.float64)
     out = losses.exo_pref(lr, beta_pi=0.5, eps=1e-3)
-    for row, value in zip(lr.tolist(), out.tolist()):
+    for row, value in zip(lr.tolist(), out.tolist(), strict=False):
         p = _softmax([0.5 * x for x in row])
         assert value == pytest.approx(_kl(p, [1 - 1e-3, 1e-3]), abs=1e-12)
     assert out[0].item() == pytest.approx(1.945726, abs=1e-5)  # worked by hand in the docstring's terms
