@@ -109,11 +109,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _coerce(value: Any, typ: Any, where: str, source: str) -> Any:
+def coerce(value: Any, typ: Any, where: str, source: str) -> Any:
     origin = typing.get_origin(typ)
     if origin in (types.UnionType, typing.Union):
         args = [a for a in typing.get_args(typ) if a is not type(None)]
-        return None if value is None else _coerce(value, args[0], where, source)
+        return None if value is None else coerce(value, args[0], where, source)
     try:
         if typ is bool:
             if isinstance(value, str):
@@ -151,5 +151,5 @@ def build_section(cls: type, values: dict[str, Any], prefix: str, source: str) -
         if key not in known:
             raise InputError(f"unknown setting; known: {', '.join(sorted(known))}", source=source,
                              field=f"{prefix}{key}")
-    kwargs = {k: _coerce(v, hints[k], f"{prefix}{k}", source) for k, v in values.items()}
+    kwargs = {k: coerce(v, hints[k], f"{prefix}{k}", source) for k, v in values.items()}
     return cls(**kwargs)

@@ -104,9 +104,10 @@ class Runner:
         ctx = MethodContext(spec=spec, task=task, data=self._policy_data(data), base=base, store=self.store,
                             sampler=sampler, prompts=prompts, artifacts=self.out / "artifacts",
                             reward_model=lambda: rm)
-        names = ["sft"] + [m.name for m in spec.methods if m.name != "sft"]
-        methods = {n: METHODS.get(n).from_params(spec.method(n).param_dict() if n in
-                                                 [m.name for m in spec.methods] else {}) for n in names}
+        # SFT is every comparison's baseline, so it runs whether or not it was asked for.
+        params = {m.name: m.param_dict() for m in spec.methods}
+        names = ["sft"] + [n for n in params if n != "sft"]
+        methods = {n: METHODS.get(n).from_params(params.get(n, {})) for n in names}
         policies = {}
         with self.stage("policies"):
             for name, method in methods.items():

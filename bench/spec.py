@@ -15,6 +15,7 @@ from bench.config import (
     RunSpec,
     TrainSpec,
     build_section,
+    coerce,
 )
 from bench.errors import InputError
 
@@ -131,13 +132,10 @@ def build_spec(layers: list[_Layer]) -> RunSpec:
 
 
 def build_section_value(key: str, value: Any, source: str) -> Any:
-    from bench.config import _coerce
-
-    return _coerce(value, TOP_LEVEL[key], key, source)
+    return coerce(value, TOP_LEVEL[key], key, source)
 
 
 def _method_specs(task_name: str, names: list[str], params: dict[str, dict[str, Any]]) -> tuple[MethodSpec, ...]:
-    from bench.errors import UnknownNameError
     from bench.tasks import TASKS
     from methods import METHODS
 
@@ -152,10 +150,7 @@ def _method_specs(task_name: str, names: list[str], params: dict[str, dict[str, 
             raise InputError(f"settings for a method that is not run: {msg}", source="spec", field=name)
     specs = []
     for name in names:
-        try:
-            method_cls = METHODS.get(name)
-        except UnknownNameError:
-            raise
+        method_cls = METHODS.get(name)  # unknown names raise with a did-you-mean
         resolved = method_cls.resolve_params(params.get(name, {}), task_cls, source=f"{name}.")
         specs.append(MethodSpec(name=name, params=tuple(sorted(resolved.items()))))
     return tuple(specs)

@@ -32,7 +32,6 @@ def _table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _examples(store: Any, run_id: str, plan: dict[str, Any]) -> list[dict[str, Any]]:
     prompts = store.run_prompts(run_id)[:N_EXAMPLES]
-    ids = [p["id"] for p in prompts]
     judge = plan["judges"][0]
     out = []
     for p in prompts:
@@ -45,7 +44,6 @@ def _examples(store: Any, run_id: str, plan: dict[str, Any]) -> list[dict[str, A
                 score = store.scores(judge, [gens[0]["id"]]).get(gens[0]["id"])
                 outputs.append({"method": m["method"], "text": gens[0]["text"], "score": score})
         out.append({"prompt": p["text"], "reference": ref[0]["text"] if ref else "", "outputs": outputs})
-    del ids
     return out
 
 

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 if [ -z "${BENCH_DATA_DIR:-}" ] && [ -d ../shared/data ]; then export BENCH_DATA_DIR="$(cd ../shared/data && pwd)"; fi
-.venv/bin/ruff check bench methods judges reports tests benchmarks
+.venv/bin/ruff check bench methods judges reports tests
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
