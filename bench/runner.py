@@ -70,6 +70,11 @@ class Runner:
         invocation = self.store.begin_run(run_id, self.spec.task, self.spec.to_dict(), prov)
         try:
             self._pipeline(run_id, task, data, prov)
+            self.store.finish_run(run_id, invocation, "done", self.stages)
+            with self.stage("report"):  # rendered once the run is recorded as done
+                from reports import write_run_report
+
+                self.report_path = write_run_report(self.store, run_id, self.out)
         except BaseException as e:
             msg = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
             self.store.finish_run(run_id, invocation, "failed", self.stages, error=msg)
@@ -139,10 +144,6 @@ class Runner:
 
             self.counters["judgments_added"] = judge_with_scores(self.store, rm, plan, list(prompt_text))
         self.counters.update(generated=sampler.generated, scored=rm.scored)
-        with self.stage("report"):
-            from reports import write_run_report
-
-            self.report_path = write_run_report(self.store, run_id, self.out)
 
     def _policy_data(self, data: TaskData) -> TaskData:
         n = self.spec.train.pairs

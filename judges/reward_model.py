@@ -51,21 +51,25 @@ def _encode(tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], ma
 
 
 def _bt_accuracy(model: Any, tok: Any, pairs: Sequence[Any], max_tokens: int, batch: int) -> dict[str, float]:
+    """Held-out accuracy (a tie counts 1/2) with a 95% bootstrap interval over prompts: one post has
+    several comparisons, so the comparisons are not independent."""
     import torch
 
-    correct = 0
+    from bench.hashing import content_key
+    from bench.stats import verdict_from_scores, win_rate
+
+    outcomes = []
     model.eval()
     with torch.no_grad():
         for i in range(0, len(pairs), batch):
             part = pairs[i:i + batch]
             prompts = [p.prompt for p in part]
-            c = model(**_encode(tok, prompts, [p.chosen for p in part], max_tokens))
-            r = model(**_encode(tok, prompts, [p.rejected for p in part], max_tokens))
-            correct += int((c > r).sum().item())
-    n = len(pairs)
-    acc = correct / n if n else float("nan")
-    half = 1.96 * math.sqrt(acc * (1 - acc) / n) if n else float("nan")
-    return {"accuracy": acc, "n": n, "ci_low": acc - half, "ci_high": acc + half}
+            c = model(**_encode(tok, prompts, [p.chosen for p in part], max_tokens)).tolist()
+            r = model(**_encode(tok, prompts, [p.rejected for p in part], max_tokens)).tolist()
+            outcomes += [(content_key(p.prompt), verdict_from_scores(a, b)) for p, a, b in zip(part, c, r, strict=True)]
+    wr = win_rate(outcomes, seed=0)
+    return {"accuracy": wr.win_rate, "n": wr.n_total, "n_prompts": wr.n_prompts, "ci_low": wr.ci_low,
+            "ci_high": wr.ci_high}
 
 
 def train_reward_model(backbone: Any, train_pairs: Sequence[Any], val_pairs: Sequence[Any], spec: Any,

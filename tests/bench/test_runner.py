@@ -61,6 +61,8 @@ def test_run_rerun_and_report(tiny_models, mini_data, store, tmp_path):
     assert rows[("bon", "reference")]["n_total"] == 3 * 2
     html = first.report_path.read_text()
     assert "&lt;script&gt;document.title" in html and SCRIPT not in html
+    assert "<script" not in html and "<link" not in html and "src=" not in html  # self-contained, no network
+    assert "status <span class=\"status-done\">done</span>" in html
 
     second = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=engines)
     assert second.run() == run_id
