@@ -9,5 +9,6 @@ METHODS.register("sft", "methods.builtin:SFT")
 METHODS.register("dpo", "methods.builtin:DPO")
 METHODS.register("exo", "methods.builtin:EXO")
 METHODS.register("bon", "methods.builtin:BestOfN")
+METHODS.register("ipo", "methods.ipo:IPO")
 
 __all__ = ["METHODS", "Method", "NoParams", "PairwiseMethod"]

@@ -43,3 +43,8 @@ def exo_pref(logratios: torch.Tensor, beta_pi: float, eps: float = EXO_EPS) -> t
     log_p = torch.log_softmax(beta_pi * logratios, dim=-1)
     log_q = torch.log(torch.tensor([1.0 - eps, eps], dtype=log_p.dtype, device=log_p.device))
     return (log_p.exp() * (log_p - log_q)).sum(-1)
+
+
+def ipo(logratios: torch.Tensor, beta: float) -> torch.Tensor:
+    """IPO (Azar et al. 2023): the squared distance of the log-ratio margin from 1 / (2 beta)."""
+    return (logratios[:, 0] - logratios[:, 1] - 1.0 / (2.0 * beta)) ** 2

@@ -64,3 +64,9 @@ def test_exo_rw_is_minimal_with_zero_gradient_at_the_target():
 def test_eps_out_of_range_is_refused():
     with pytest.raises(ValueError):
         losses.exo_pref(torch.zeros(1, 2), 0.5, eps=0.0)
+
+
+def test_ipo_hand_computed():
+    lr = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    out = losses.ipo(lr, beta=0.5)  # target margin 1 / (2 * 0.5) = 1
+    assert out.tolist() == pytest.approx([0.0, 9.0], abs=1e-12)
