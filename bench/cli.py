@@ -145,8 +145,8 @@ def list_() -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="bench", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted: finished stages are kept; rerun the same command to resume", err=True)
         return 130
     except click.ClickException as e:
         e.show()
