@@ -2,7 +2,7 @@
 entry-point group, or with ``METHODS.register(name, "module:Class")``."""
 
 from bench._registry import Registry
-from methods._base import Method, NoParams, PairwiseMethod
+from methods._base import Method, NoParams, PairwiseMethod, RewardModelMethod
 
 METHODS: Registry[type[Method]] = Registry("method", entry_point_group="bench.methods")
 METHODS.register("sft", "methods.builtin:SFT")
@@ -10,5 +10,7 @@ METHODS.register("dpo", "methods.builtin:DPO")
 METHODS.register("exo", "methods.builtin:EXO")
 METHODS.register("bon", "methods.builtin:BestOfN")
 METHODS.register("ipo", "methods.ipo:IPO")
+METHODS.register("dpo-rw", "methods.builtin:DPORewardModel")
+METHODS.register("exo-rw", "methods.builtin:EXORewardModel")
 
-__all__ = ["METHODS", "Method", "NoParams", "PairwiseMethod"]
+__all__ = ["METHODS", "Method", "NoParams", "PairwiseMethod", "RewardModelMethod"]

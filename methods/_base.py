@@ -74,9 +74,43 @@ class PairwiseMethod(Method):
         """Per-pair loss from log-ratios of shape [pairs, 2] (chosen first)."""
         raise NotImplementedError
 
+    def group_loss(self, logratios: torch.Tensor, rewards: torch.Tensor | None) -> torch.Tensor:
+        return self.loss(logratios)
+
     def implicit_beta(self) -> float:
         """The beta that scales log-ratios into implicit rewards (for the reward-margin record)."""
         return float(getattr(self.params, "beta", getattr(self.params, "beta_pi", 1.0)))
 
     def policy(self, ctx: MethodContext) -> Policy:
         return ctx.train_pairwise(self)
+
+
+class RewardModelMethod(PairwiseMethod):
+    """A method trained in the reward-model setting (the EXO paper's "w/ Reward Model" rows): K
+    completions per training prompt are sampled from the SFT policy, scored by the task's reward model,
+    and the policy is trained with a loss over the K log-ratios and their rewards.
+
+    ``Params`` must have ``k`` (completions per prompt) and ``prompts`` (training prompts; 0 = one per
+    distinct prompt of the training pairs in use).
+    """
+
+    setting: ClassVar[str] = "reward-model"
+
+    @classmethod
+    def resolve_params(cls, values: dict[str, Any], task_cls: Any, source: str) -> dict[str, Any]:
+        resolved = super().resolve_params(values, task_cls, source)
+        if resolved.get("k", 2) < 2:
+            raise InputError("needs at least 2 completions per prompt", source="spec", field=f"{source}k")
+        return resolved
+
+    def loss(self, logratios: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """Per-prompt loss from log-ratios and rewards, both of shape [prompts, K]."""
+        raise NotImplementedError
+
+    def group_loss(self, logratios: torch.Tensor, rewards: torch.Tensor | None) -> torch.Tensor:
+        if rewards is None:
+            raise ValueError(f"{self.name} needs rewards")
+        return self.loss(logratios, rewards)
+
+    def policy(self, ctx: MethodContext) -> Policy:
+        return ctx.train_with_reward_model(self)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from bench.models import ModelRef
     from bench.tasks import Task, TaskData
     from judges.reward_model import RewardModelJudge
-    from methods._base import Method, PairwiseMethod
+    from methods._base import Method, PairwiseMethod, RewardModelMethod
 
 log = logging.getLogger(__name__)
 TRAINER_VERSION = "1"
@@ -73,6 +73,13 @@ class MethodContext:
         from methods._pairwise import train_policy
 
         return train_policy(self, method)
+
+    def train_with_reward_model(self, method: RewardModelMethod) -> Policy:
+        """Sample K completions per training prompt from the base policy, score them with the reward
+        model, and train on the groups (samples and scores are cached in the store like any other)."""
+        from methods._reward_setting import train_groups
+
+        return train_groups(self, method)
 
     def policy_key(self, method: Method, *extra: Any) -> str:
         """Identity of a trained policy: method, params, base model, training data and settings, seed."""

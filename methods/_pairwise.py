@@ -1,4 +1,4 @@
-"""Training a pairwise method's policy: tokenize, reference log-probs once (cached), train, save."""
+"""Training a policy on groups of completions: tokenize, reference log-probs once (cached), train, save."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from bench.models._prompting import encode_completion, encode_prompt
 from methods._context import MethodContext, Policy
 
 if TYPE_CHECKING:
-    from methods._base import PairwiseMethod
-    from methods._train import TokPair
+    from methods._base import Method
+    from methods._train import TokGroup
 
 log = logging.getLogger(__name__)
 
 
-def tokenize_pairs(ctx: MethodContext) -> list[TokPair]:
+def tokenize_pairs(ctx: MethodContext) -> list[TokGroup]:
     from methods._train import TokPair
 
     tok, t = ctx.tokenizer, ctx.spec.train
@@ -30,16 +30,15 @@ def tokenize_pairs(ctx: MethodContext) -> list[TokPair]:
     return out
 
 
-def cached_reference(ctx: MethodContext, pairs: list[TokPair]):  # -> torch.Tensor
-    """Reference log-probs of every pair under the base policy, computed once and kept on disk."""
+def cached_reference(ctx: MethodContext, pairs: list[TokGroup]):  # -> torch.Tensor
+    """Reference log-probs of every group under the base policy, computed once and kept on disk."""
     import torch
     from transformers import AutoModelForCausalLM
 
     from methods._train import reference_logps
 
     t = ctx.spec.train
-    key = content_key("reflogps", ctx.base.identity, [(p.prompt, p.chosen, p.rejected) for p in pairs],
-                      t.autocast_bf16)
+    key = content_key("reflogps", ctx.base.identity, [(g.prompt, g.completions) for g in pairs], t.autocast_bf16)
     path = ctx.artifacts / "reference" / f"{key}.pt"
     if path.is_file():
         return torch.load(path)
@@ -52,27 +51,39 @@ def cached_reference(ctx: MethodContext, pairs: list[TokPair]):  # -> torch.Tens
     return ref
 
 
-def train_policy(ctx: MethodContext, method: PairwiseMethod) -> Policy:
-    pid = ctx.policy_key(method)
+def trained_policy(ctx: MethodContext, method: Method, pid: str) -> Policy | None:
+    """The policy ``pid`` if it was trained before and its checkpoint is still on disk."""
     target = ctx.artifacts / "policies" / pid
     row = ctx.store.policy(pid)
-    if row is not None and (target / "config.json").is_file():
-        return Policy(id=pid, method=method.name, kind="trained", path=str(target), info=json.loads(row["info_json"]))
+    if row is None or not (target / "config.json").is_file():
+        return None
+    return Policy(id=pid, method=method.name, kind="trained", path=str(target), info=json.loads(row["info_json"]))
+
+
+def train_policy(ctx: MethodContext, method: Method, groups: list[TokGroup] | None = None,
+                 extra_key: tuple = ()) -> Policy:
+    """Train ``method`` on ``groups`` (default: the task's preference pairs) with ``method.group_loss``."""
+    pid = ctx.policy_key(method, *extra_key)
+    found = trained_policy(ctx, method, pid)
+    if found is not None:
+        return found
+    target = ctx.artifacts / "policies" / pid
     import torch
     from transformers import AutoModelForCausalLM
 
     from methods._train import TrainConfig, save_checkpoint, train_pairwise
 
-    pairs = tokenize_pairs(ctx)
+    pairs = groups if groups is not None else tokenize_pairs(ctx)
     ref = cached_reference(ctx, pairs)
     t = ctx.spec.train
     model = AutoModelForCausalLM.from_pretrained(str(ctx.base.path), dtype=torch.float32)
     cfg = TrainConfig(lr=t.lr, batch_size=t.batch_size, micro_batch=t.micro_batch, epochs=t.epochs,
                       bf16=t.autocast_bf16, seed=ctx.spec.seed)
-    records, seconds = train_pairwise(model, pairs, ref, method.loss, method.implicit_beta(), cfg,
+    records, seconds = train_pairwise(model, pairs, ref, method.group_loss, method.implicit_beta(), cfg,
                                       ctx.tokenizer.pad_token_id, label=method.name)
     save_checkpoint(model, ctx.tokenizer, target)
     info = {"train_seconds": seconds, "steps": len(records), "pairs": len(pairs),
+            "completions_per_prompt": len(pairs[0].completions) if pairs else 0,
             "final": records[-1] if records else {}}
     ctx.store.put_policy({"id": pid, "method": method.name, "kind": "trained",
                           "params_json": json.dumps(asdict(method.params)), "path": str(target),

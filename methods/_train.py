@@ -1,7 +1,8 @@
-"""A compact torch training loop for pairwise methods on CPU.
+"""A compact torch training loop on CPU for methods whose loss is over K completions of a prompt.
 
-Reference log-probs are computed once, before the first update, and cached on disk (shared by every
-method trained on the same pairs). Batches are left-padded prompts followed by right-padded
+A group is a prompt with K completions: (chosen, rejected) for preference pairs, or K samples with their
+rewards in the reward-model setting. Reference log-probs are computed once, before the first update, and
+cached on disk (shared by every method trained on the same groups). Batches are left-padded prompts followed by right-padded
 completions, so the lm-head runs only over completion positions.
 """
 
@@ -25,10 +26,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TokPair:
+class TokGroup:
+    """A prompt and K completions (token ids); ``rewards`` only in the reward-model setting."""
+
     prompt: tuple[int, ...]
-    chosen: tuple[int, ...]
-    rejected: tuple[int, ...]
+    completions: tuple[tuple[int, ...], ...]
+    rewards: tuple[float, ...] | None = None
+
+
+def TokPair(prompt: tuple[int, ...], chosen: tuple[int, ...], rejected: tuple[int, ...]) -> TokGroup:  # noqa: N802
+    """A preference pair as a group of two, chosen first."""
+    return TokGroup(prompt, (chosen, rejected))
 
 
 def _collate(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad: int
@@ -61,18 +69,21 @@ def sequence_logps(model: Any, prompts: Sequence[Sequence[int]], completions: Se
     return (token_logp * cmask).sum(-1)
 
 
-def pair_logps(model: Any, batch: Sequence[TokPair], pad: int, bf16: bool) -> torch.Tensor:
-    """[len(batch), 2] log-probs of (chosen, rejected), in one forward pass."""
-    prompts = [p.prompt for p in batch] * 2
-    completions = [p.chosen for p in batch] + [p.rejected for p in batch]
-    out = sequence_logps(model, prompts, completions, pad, bf16)
-    return torch.stack([out[: len(batch)], out[len(batch):]], dim=1)
+def group_logps(model: Any, batch: Sequence[TokGroup], pad: int, bf16: bool) -> torch.Tensor:
+    """[len(batch), K] log-probs of every group's completions, in one forward pass."""
+    k = len(batch[0].completions)
+    prompts = [g.prompt for g in batch for _ in range(k)]
+    completions = [c for g in batch for c in g.completions]
+    return sequence_logps(model, prompts, completions, pad, bf16).view(len(batch), k)
 
 
-def reference_logps(model: Any, pairs: Sequence[TokPair], pad: int, micro: int, bf16: bool) -> torch.Tensor:
+pair_logps = group_logps
+
+
+def reference_logps(model: Any, pairs: Sequence[TokGroup], pad: int, micro: int, bf16: bool) -> torch.Tensor:
     model.eval()
     parts = []
-    with torch.no_grad(), progress(total=len(pairs), desc="reference log-probs", unit="pair") as bar:
+    with torch.no_grad(), progress(total=len(pairs), desc="reference log-probs", unit="group") as bar:
         for i in range(0, len(pairs), micro):
             parts.append(pair_logps(model, pairs[i:i + micro], pad, bf16))
             bar.update(len(pairs[i:i + micro]))
@@ -89,9 +100,13 @@ class TrainConfig:
     seed: int
 
 
-def train_pairwise(model: Any, pairs: Sequence[TokPair], ref: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor],
+LossFn = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+
+
+def train_pairwise(model: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, loss_fn: LossFn,
                    beta: float, cfg: TrainConfig, pad: int, label: str = "") -> tuple[list[dict], float]:
-    """Train ``model`` in place; returns the per-step records and the training seconds."""
+    """Train ``model`` in place on groups; ``loss_fn(logratios [B, K], rewards [B, K] or None)`` gives the
+    per-group loss. Returns the per-step records and the training seconds."""
     torch.manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed)
     accum = max(1, cfg.batch_size // cfg.micro_batch)
@@ -117,26 +132,37 @@ def train_pairwise(model: Any, pairs: Sequence[TokPair], ref: torch.Tensor, loss
     return records, time.time() - t0
 
 
-def _step(model: Any, opt: Any, batch: list[TokPair], ref: torch.Tensor, loss_fn: Callable, beta: float,
+def _step(model: Any, opt: Any, batch: list[TokGroup], ref: torch.Tensor, loss_fn: LossFn, beta: float,
           accum: int, cfg: TrainConfig, pad: int) -> dict:
     opt.zero_grad(set_to_none=True)
     ratios = []
     total_loss = 0.0
+    rewards = torch.tensor([g.rewards for g in batch], dtype=torch.float32) if batch[0].rewards else None
     for i in range(0, len(batch), cfg.micro_batch):
         micro = batch[i:i + cfg.micro_batch]
-        logratios = pair_logps(model, micro, pad, cfg.bf16) - ref[i:i + cfg.micro_batch]
-        loss = loss_fn(logratios).sum() / len(batch)
+        logratios = group_logps(model, micro, pad, cfg.bf16) - ref[i:i + cfg.micro_batch]
+        micro_rewards = None if rewards is None else rewards[i:i + cfg.micro_batch]
+        loss = loss_fn(logratios, micro_rewards).sum() / len(batch)
         loss.backward()
         total_loss += loss.item()
         ratios.append(logratios.detach())
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0).item()
     opt.step()
-    r = torch.cat(ratios)
-    margin = beta * (r[:, 0] - r[:, 1])
-    return {"loss": total_loss, "reward_margin": margin.mean().item(),
-            "reward_accuracy": (margin > 0).float().mean().item(),
-            "logratio_chosen": r[:, 0].mean().item(), "logratio_rejected": r[:, 1].mean().item(),
-            "grad_norm": grad_norm}
+    return {"loss": total_loss, "grad_norm": grad_norm, **_metrics(torch.cat(ratios), rewards, beta)}
+
+
+def _metrics(r: torch.Tensor, rewards: torch.Tensor | None, beta: float) -> dict:
+    """Implicit-reward records: for pairs the chosen-over-rejected margin and accuracy; for K samples
+    the margin between the implicit rewards of the best- and worst-rewarded samples."""
+    if rewards is None:
+        best, worst = r[:, 0], r[:, 1]
+    else:
+        rows = torch.arange(len(r))
+        best, worst = r[rows, rewards.argmax(1)], r[rows, rewards.argmin(1)]
+    margin = beta * (best - worst)
+    return {"reward_margin": margin.mean().item(), "reward_accuracy": (margin > 0).float().mean().item(),
+            "logratio_chosen": best.mean().item(), "logratio_rejected": worst.mean().item(),
+            "logratio_mean": r.mean().item()}
 
 
 def save_checkpoint(model: Any, tokenizer: Any, target: Path) -> None:

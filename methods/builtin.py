@@ -1,11 +1,12 @@
-"""The built-in methods: SFT (the baseline), DPO and EXO in their preference form, Best-of-N."""
+"""The built-in methods: SFT (the baseline), DPO and EXO with preferences and with a reward model,
+Best-of-N."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from methods._base import Method, PairwiseMethod
+from methods._base import Method, PairwiseMethod, RewardModelMethod
 
 if TYPE_CHECKING:
     import torch
@@ -52,6 +53,38 @@ class EXO(PairwiseMethod):
         from methods import losses
 
         return losses.exo_pref(logratios, self.params.beta_pi, self.params.eps)
+
+
+@dataclass(frozen=True)
+class RewardModelParams:
+    beta_pi: float | None = None  # None: the task's default
+    beta_r: float | None = None  # None: the task's default
+    k: int = 4  # completions sampled from the SFT policy per training prompt
+    prompts: int = 0  # training prompts; 0: one per distinct prompt of the training pairs in use
+
+
+class DPORewardModel(RewardModelMethod):
+    """General DPO in the reward-model setting: forward KL, cross-entropy against softmax(r / beta_r)."""
+
+    name = "dpo-rw"
+    Params = RewardModelParams
+
+    def loss(self, logratios: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+        from methods import losses
+
+        return losses.dpo_rw(logratios, rewards, self.params.beta_pi, self.params.beta_r)
+
+
+class EXORewardModel(RewardModelMethod):
+    """EXO in the reward-model setting: reverse KL(softmax(beta_pi log-ratio) || softmax(r / beta_r))."""
+
+    name = "exo-rw"
+    Params = RewardModelParams
+
+    def loss(self, logratios: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+        from methods import losses
+
+        return losses.exo_rw(logratios, rewards, self.params.beta_pi, self.params.beta_r)
 
 
 class BestOfN(Method):

@@ -133,6 +133,10 @@ class Store:
             q = select(s.invocations).where(s.invocations.c.run_id == run_id).order_by(s.invocations.c.id)
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def add_prompts(self, texts: Sequence[tuple[str, str]]) -> None:
+        """(prompt_id, text) rows, e.g. training prompts that are sampled but not evaluated."""
+        self._insert_ignore(s.prompts, [{"id": pid, "text": t} for pid, t in texts])
+
     def add_run_prompts(self, run_id: str, texts: Sequence[tuple[str, str]]) -> None:
         """``texts`` are (prompt_id, text) in evaluation order."""
         self._insert_ignore(s.prompts, [{"id": pid, "text": t} for pid, t in texts])

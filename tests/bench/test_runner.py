@@ -85,3 +85,28 @@ def test_failed_stage_keeps_earlier_rows_and_resumes(tiny_models, mini_data, sto
     assert "injected" in store.invocations(run_id)[0]["error"]
     for p in store.run_policies(run_id):  # policies were not trained again
         assert store.train_steps(p["id"]) == steps_before[p["method"]]
+
+
+def test_reward_model_setting_samples_scores_and_trains(tiny_models, mini_data, store, tmp_path):
+    spec = build_spec([flags_layer([
+        f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=16", "reward_model.val_pairs=8",
+        "eval.prompts=2", "eval.samples=2", "eval.max_new_tokens=6", "engine.kind=hf", "train.pairs=24",
+        "train.batch_size=2", "exo-rw.k=3", "exo-rw.prompts=4", "dpo-rw.k=3", "dpo-rw.prompts=4",
+    ], task="tldr", methods="exo-rw,dpo-rw", preset="smoke", model=str(tiny_models["policy"]))])
+    runner = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=CountingEngines())
+    run_id = runner.run()
+    policies = {p["method"]: p for p in store.run_policies(run_id)}
+    assert policies["exo-rw"]["setting"] == "reward-model"
+    info = json.loads(policies["exo-rw"]["info_json"])
+    assert info["pairs"] == 4 and info["completions_per_prompt"] == 3 and info["steps"] == 2
+    steps = store.train_steps(policies["exo-rw"]["id"])
+    assert len(steps) == 2 and all("reward_margin" in s for s in steps)
+    # 4 of the 6 distinct posts in the 24 pairs; their 4 x 3 samples are drawn and scored once for both methods
+    base = policies["sft"]["id"]
+    plan = json.loads(store.run(run_id)["plan_json"])
+    train_samples = [g for g in store.generations(base, plan["sampling_key"]) if g["sample_index"] >= 20_000]
+    assert len(train_samples) == 4 * 3
+    assert len(store.scores(plan["judges"][0], [g["id"] for g in train_samples])) == 12
+    before = store.counts()
+    Runner(spec, store, tmp_path / "out", mini_data, engine_factory=CountingEngines()).run()
+    assert store.counts() == {**before, "invocations": before["invocations"] + 1}

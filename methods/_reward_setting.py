@@ -1,0 +1,68 @@
+"""The reward-model setting: K samples per training prompt from the SFT policy, scored, trained on."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bench.generation import PromptRef
+from bench.hashing import content_key
+from bench.models._prompting import encode_completion, encode_prompt
+from methods._context import MethodContext, Policy
+from methods._pairwise import train_policy, trained_policy
+
+if TYPE_CHECKING:
+    from methods._base import RewardModelMethod
+    from methods._train import TokGroup
+
+log = logging.getLogger(__name__)
+# Training samples use SFT sample indices disjoint from evaluation samples and Best-of-N candidates.
+TRAIN_OFFSET = 20_000
+
+
+def training_prompts(ctx: MethodContext, limit: int) -> list[str]:
+    """Distinct prompts of the training pairs in use, in file order."""
+    prompts = list(dict.fromkeys(p.prompt for p in ctx.data.train_pairs))
+    return prompts if limit <= 0 else prompts[:limit]
+
+
+def train_groups(ctx: MethodContext, method: RewardModelMethod) -> Policy:
+    params = method.params
+    texts = training_prompts(ctx, params.prompts)
+    max_prompt = ctx.spec.train.max_prompt_tokens
+    refs = [PromptRef(content_key("prompt", t), tuple(encode_prompt(ctx.tokenizer, ctx.task, t, max_prompt)))
+            for t in texts]
+    rm = ctx.reward_model()
+    extra = ("reward-model setting", rm.id, ctx.sampler.sampling_key, [r.prompt_id for r in refs])
+    found = trained_policy(ctx, method, ctx.policy_key(method, *extra))
+    if found is not None:
+        return found  # nothing is sampled or scored again
+    ctx.store.add_prompts([(r.prompt_id, t) for r, t in zip(refs, texts, strict=True)])
+    base = ctx.base_policy()
+    try:
+        samples = ctx.sampler.ensure(base.id, str(base.path), refs, params.k, label=f"{method.name} training samples",
+                                     first_index=TRAIN_OFFSET)
+    finally:
+        ctx.sampler.close()  # free the engine before training
+    rm.prompt_text.update({r.prompt_id: t for r, t in zip(refs, texts, strict=True)})
+    scores = rm.score_generations(samples)
+    groups = _groups(ctx, refs, samples, scores)
+    log.info("%s: %d prompts x %d samples scored by the reward model", method.name, len(groups), params.k)
+    return train_policy(ctx, method, groups=groups, extra_key=extra)
+
+
+def _groups(ctx: MethodContext, refs: list[PromptRef], samples: dict, scores: dict[str, float]) -> list[TokGroup]:
+    from methods._train import TokGroup
+
+    tok, max_completion = ctx.tokenizer, ctx.spec.train.max_completion_tokens
+    groups = []
+    for ref in refs:
+        rows = samples[ref.prompt_id]
+        completions = []
+        for g in rows:
+            ids = encode_completion(tok, g["text"], max_completion + 1)
+            # A sample cut at the token limit did not end its turn: no end-of-turn token.
+            completions.append(tuple(ids if g["finish_reason"] == "stop" else ids[:-1] or ids))
+        groups.append(TokGroup(ref.ids, tuple(completions), tuple(float(scores[g["id"]]) for g in rows)))
+    return groups
+
