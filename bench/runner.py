@@ -69,7 +69,7 @@ class Runner:
                                                 "task_version": task.version})
         invocation = self.store.begin_run(run_id, self.spec.task, self.spec.to_dict(), prov)
         try:
-            self._pipeline(run_id, task, data, prov)
+            self._pipeline(run_id, task, data)
             self.store.finish_run(run_id, invocation, "done", self.stages)
             with self.stage("report"):  # rendered once the run is recorded as done
                 from reports import write_run_report
@@ -82,7 +82,7 @@ class Runner:
         self.store.finish_run(run_id, invocation, "done", self.stages)
         return run_id
 
-    def _pipeline(self, run_id: str, task: Task, data: TaskData, prov: dict[str, Any]) -> None:
+    def _pipeline(self, run_id: str, task: Task, data: TaskData) -> None:
         from bench.models import resolve_encoder, resolve_model
         from bench.models._prompting import encode_prompt
         from judges.reward_model import ensure_reward_model
@@ -103,9 +103,9 @@ class Runner:
             rm = ensure_reward_model(store=self.store, backbone=resolve_encoder(spec.reward_model.backbone),
                                      data=data, spec=spec, seed=spec.seed, artifacts=self.out / "artifacts",
                                      prompt_text=prompt_text)
-        params = SamplingParams(temperature=spec.eval.temperature, top_p=spec.eval.top_p,
-                                max_tokens=spec.eval.max_new_tokens)
-        sampler = Sampler(self.store, self.engine_factory, spec.engine.kind, spec.seed, params)
+        sampling = SamplingParams(temperature=spec.eval.temperature, top_p=spec.eval.top_p,
+                                  max_tokens=spec.eval.max_new_tokens)
+        sampler = Sampler(self.store, self.engine_factory, spec.engine.kind, spec.seed, sampling)
         ctx = MethodContext(spec=spec, task=task, data=self._policy_data(data), base=base, store=self.store,
                             sampler=sampler, prompts=prompts, artifacts=self.out / "artifacts",
                             reward_model=lambda: rm)
@@ -126,23 +126,28 @@ class Runner:
                 "base_model": {"name": base.name, "identity": base.identity},
                 "reward_model": {"id": rm.id, "info": rm.info}}
         self.store.set_plan(run_id, plan)
+        self._generate_and_judge(ctx, methods, policies, plan, rm, sampler)
+
+    def _generate_and_judge(self, ctx: Any, methods: dict[str, Any], policies: dict[str, Any],
+                            plan: dict[str, Any], rm: Any, sampler: Sampler) -> None:
+        prompt_ids = [p.prompt_id for p in ctx.prompts]
         grouped: dict[str, dict[str, list[dict]]] = {}
         # Methods that sample the base policy go first, so they share one engine.
-        order = sorted(names, key=lambda n: policies[n].kind not in ("base", "derived"))
+        order = sorted(methods, key=lambda n: policies[n].kind not in ("base", "derived"))
         with self.stage("generation"):
             try:
                 for name in order:
-                    grouped[name] = methods[name].sample(ctx, policies[name], spec.eval.samples)
+                    grouped[name] = methods[name].sample(ctx, policies[name], self.spec.eval.samples)
             finally:
                 sampler.close()
         with self.stage("judging"):
-            for name in names:
-                rm.score_generations(grouped[name])
-            ref_rows = self.store.generations(reference, "reference", list(prompt_text))
-            rm.score_generations({"reference": ref_rows})
+            for rows in grouped.values():
+                rm.score_generations(rows)
+            rm.score_generations({"reference": self.store.generations(plan["reference_policy"], "reference",
+                                                                      prompt_ids)})
             from bench.results import judge_with_scores
 
-            self.counters["judgments_added"] = judge_with_scores(self.store, rm, plan, list(prompt_text))
+            self.counters["judgments_added"] = judge_with_scores(self.store, rm, plan, prompt_ids)
         self.counters.update(generated=sampler.generated, scored=rm.scored)
 
     def _policy_data(self, data: TaskData) -> TaskData:
