@@ -29,11 +29,8 @@ def judgment_id(judge_id: str, gen_a: str, gen_b: str) -> str:
 
 def _grouped(store: Any, policy_id: str, sampling_key: str, prompt_ids: list[str], n: int) -> dict[str, list[str]]:
     """Generations 0..n-1 of each prompt (other indices, e.g. Best-of-N candidates, are not outputs)."""
-    out: dict[str, list[str]] = {p: [] for p in prompt_ids}
-    for g in sorted(store.generations(policy_id, sampling_key, prompt_ids), key=lambda g: g["sample_index"]):
-        if g["sample_index"] < n:
-            out[g["prompt_id"]].append(g["id"])
-    return out
+    grouped = store.generations_by_prompt(policy_id, sampling_key, prompt_ids, range(n))
+    return {p: [g["id"] for g in gens] for p, gens in grouped.items()}
 
 
 def matchups(store: Any, plan: dict[str, Any], prompt_ids: list[str]) -> list[Matchup]:

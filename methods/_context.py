@@ -106,8 +106,4 @@ class MethodContext:
                              "n_tokens": g["n_tokens"], "logprob": None, "finish_reason": g["finish_reason"],
                              "source_id": g["id"]})
         self.store.put_generations(rows)
-        stored = self.store.generations(policy.id, key, list(picked))
-        out: dict[str, list[dict[str, Any]]] = {pid: [] for pid in picked}
-        for g in sorted(stored, key=lambda g: g["sample_index"]):
-            out[g["prompt_id"]].append(g)
-        return out
+        return self.store.generations_by_prompt(policy.id, key, list(picked))

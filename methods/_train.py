@@ -77,15 +77,13 @@ def group_logps(model: Any, batch: Sequence[TokGroup], pad: int, bf16: bool) -> 
     return sequence_logps(model, prompts, completions, pad, bf16).view(len(batch), k)
 
 
-pair_logps = group_logps
-
 
 def reference_logps(model: Any, pairs: Sequence[TokGroup], pad: int, micro: int, bf16: bool) -> torch.Tensor:
     model.eval()
     parts = []
     with torch.no_grad(), progress(total=len(pairs), desc="reference log-probs", unit="group") as bar:
         for i in range(0, len(pairs), micro):
-            parts.append(pair_logps(model, pairs[i:i + micro], pad, bf16))
+            parts.append(group_logps(model, pairs[i:i + micro], pad, bf16))
             bar.update(len(pairs[i:i + micro]))
     return torch.cat(parts)
 

@@ -59,12 +59,7 @@ class Sampler:
         todo = [(p, i) for p in prompts for i in wanted if (p.prompt_id, i) not in present]
         if todo:
             self._generate(policy_id, model_path, todo, label)
-            have = self.store.generations(policy_id, self.sampling_key, [p.prompt_id for p in prompts])
-        grouped: dict[str, list[dict[str, Any]]] = {p.prompt_id: [] for p in prompts}
-        for g in sorted(have, key=lambda g: g["sample_index"]):
-            if g["sample_index"] in wanted:
-                grouped[g["prompt_id"]].append(g)
-        return grouped
+        return self.store.generations_by_prompt(policy_id, self.sampling_key, [p.prompt_id for p in prompts], wanted)
 
     def _generate(self, policy_id: str, model_path: str, todo: list[tuple[PromptRef, int]], label: str) -> None:
         log.info("sampling %d completions for %s", len(todo), label or policy_id)

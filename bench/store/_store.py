@@ -196,6 +196,15 @@ class Store:
                 out += [dict(r) for r in conn.execute(q.where(g.c.prompt_id.in_(chunk))).mappings()]
             return out
 
+    def generations_by_prompt(self, policy_id: str, sampling_key: str, prompt_ids: Sequence[str],
+                              indices: range | None = None) -> dict[str, list[dict[str, Any]]]:
+        """A policy's generations grouped by prompt, in sample-index order; only ``indices`` if given."""
+        out: dict[str, list[dict[str, Any]]] = {p: [] for p in prompt_ids}
+        for g in sorted(self.generations(policy_id, sampling_key, prompt_ids), key=lambda g: g["sample_index"]):
+            if indices is None or g["sample_index"] in indices:
+                out[g["prompt_id"]].append(g)
+        return out
+
     def put_generations(self, rows: Sequence[dict[str, Any]]) -> int:
         now = time.time()
         return self._insert_ignore(s.generations, [{"source_id": None, "created_at": now, **r} for r in rows])

@@ -3,7 +3,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from methods import losses
-from methods._train import TokPair, TrainConfig, pair_logps, sequence_logps, train_pairwise
+from methods._train import TokPair, TrainConfig, group_logps, sequence_logps, train_pairwise
 
 
 @pytest.fixture()
@@ -42,7 +42,7 @@ def _pairs(n):
 def test_training_raises_the_chosen_over_rejected_margin(model):
     pairs = _pairs(4)
     with torch.no_grad():
-        ref = pair_logps(model, pairs, pad=2, bf16=False)
+        ref = group_logps(model, pairs, pad=2, bf16=False)
     cfg = TrainConfig(lr=3e-3, batch_size=4, micro_batch=2, epochs=15, bf16=False, seed=0)
     records, _ = train_pairwise(model, pairs, ref, lambda x, _rewards: losses.exo_pref(x, 0.5), 0.5, cfg, pad=2)
     assert len(records) == 15
