@@ -71,10 +71,27 @@ def run(methods: str | None, task: str | None, preset: str | None, config_path: 
 def _print_table(store, run_id: str) -> None:  # noqa: ANN001
     from bench.results import run_results
 
-    for r in run_results(store, run_id):
+    rows = run_results(store, run_id)
+    if rows and "metric" in rows[0]:
+        return _print_exact(rows)
+    for r in rows:
         click.echo(f"  {r['method']:<6} vs {r['opponent']:<9} [{r['judge']}] win rate {100 * r['win_rate']:5.1f}% "
                    f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]  n={r['n_total']} "
                    f"(W{r['n_wins']} L{r['n_losses']} T{r['n_ties']} invalid {r['n_invalid']})")
+
+
+def _print_exact(rows: list[dict]) -> None:
+    """The exact task: J and KL(pi || pi*) per method and class, mean [95% CI] over seeds."""
+    def cell(r: dict) -> str:
+        ci = "exact" if r["exact"] else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] n={r['n']}"
+        return f"{r['mean']:7.3f} {ci:<22}"
+
+    click.echo(f"  {'method':<8}{'class':<11}{'J':<31}{'KL(pi || pi*)'}")
+    by_key = {(r["method"], r["class"], r["metric"]): r for r in rows}
+    for method, cls, metric in by_key:
+        if metric == "objective":
+            click.echo(f"  {method:<8}{cls:<11}{cell(by_key[method, cls, 'objective'])}"
+                       f"{cell(by_key[method, cls, 'kl_to_star'])}")
 
 
 def _pick_run(store, run_id: str | None) -> str:  # noqa: ANN001

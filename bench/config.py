@@ -56,6 +56,35 @@ class RewardModelSpec:
 
 
 @dataclass(frozen=True)
+class ExactSpec:
+    """Training on the exact task, whose policies are tables rather than language models."""
+
+    seeds: int = 5  # seeds spec.seed .. spec.seed + seeds - 1, each trains every method in every class
+    classes: str = "tabular,factorized"
+    steps: int = 4000
+    batch_size: int = 1024  # groups per step: DPO needs millions of labelled pairs to pin pi*'s modes
+    lr: float = 0.05  # Adam, decayed linearly to zero
+    pairs: int = 0  # training groups drawn once from pi_sft; 0 = fresh groups every step
+    record_every: int = 100
+
+    CLASSES = ("tabular", "factorized")
+
+    def __post_init__(self) -> None:
+        for key in ("seeds", "steps", "batch_size", "record_every"):
+            if getattr(self, key) < 1:
+                raise InputError("must be at least 1", source="spec", field=f"exact.{key}")
+        if self.pairs < 0:
+            raise InputError("must not be negative", source="spec", field="exact.pairs")
+        unknown = [c for c in self.class_names() if c not in self.CLASSES] or ([] if self.class_names() else [""])
+        if unknown:
+            raise InputError(f"unknown policy class {unknown[0]!r}; known: {', '.join(self.CLASSES)}",
+                             source="spec", field="exact.classes")
+
+    def class_names(self) -> list[str]:
+        return [c.strip() for c in self.classes.split(",") if c.strip()]
+
+
+@dataclass(frozen=True)
 class EngineSpec:
     kind: str = "vllm"  # vllm | hf
     dtype: str = "float32"  # bf16 would round away small policy updates (lr 1e-6)
@@ -82,6 +111,7 @@ class RunSpec:
     train: TrainSpec = field(default_factory=TrainSpec)
     reward_model: RewardModelSpec = field(default_factory=RewardModelSpec)
     engine: EngineSpec = field(default_factory=EngineSpec)
+    exact: ExactSpec = field(default_factory=ExactSpec)
 
     def method(self, name: str) -> MethodSpec:
         for m in self.methods:

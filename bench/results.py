@@ -72,6 +72,10 @@ def run_results(store: Any, run_id: str, *, n_boot: int = 2000) -> list[dict[str
     if run is None or not run.get("plan_json"):
         return []
     plan = json.loads(run["plan_json"])
+    if plan.get("kind") == "exact":
+        from bench.exact._results import exact_results
+
+        return exact_results(store, plan)
     prompt_ids = [p["id"] for p in store.run_prompts(run_id)]
     settings = {m["method"]: m["setting"] for m in plan["methods"]}
     rows = []

@@ -83,6 +83,10 @@ class Runner:
         return run_id
 
     def _pipeline(self, run_id: str, task: Task, data: TaskData) -> None:
+        if task.exact:
+            from bench.exact._pipeline import run_exact
+
+            return run_exact(self, run_id, task)  # type: ignore[arg-type]
         from bench.models import resolve_encoder, resolve_model
         from bench.models._prompting import encode_prompt
         from judges.reward_model import ensure_reward_model

@@ -10,6 +10,7 @@ from bench.config import (
     PRESETS,
     EngineSpec,
     EvalSpec,
+    ExactSpec,
     MethodSpec,
     RewardModelSpec,
     RunSpec,
@@ -24,6 +25,7 @@ SECTIONS: dict[str, type] = {
     "train": TrainSpec,
     "reward_model": RewardModelSpec,
     "engine": EngineSpec,
+    "exact": ExactSpec,
 }
 TOP_LEVEL = {"task": str, "model": str, "preset": str, "seed": int}
 

@@ -67,3 +67,32 @@ def verdict_from_scores(score_a: float | None, score_b: float | None) -> str:
     if score_b > score_a:
         return "B"
     return "tie"
+
+
+# Two-sided 95% quantiles of Student's t with 1..30 degrees of freedom (beyond 30: the normal's 1.96).
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042)
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    mean: float
+    ci_low: float
+    ci_high: float
+    standard_error: float
+    n: int
+
+
+def mean_ci(values: Iterable[float]) -> MeanCI:
+    """Mean with a 95% Student-t interval (e.g. over training seeds); n = 1 gives a zero-width interval."""
+    x = np.asarray(list(values), dtype=float)
+    if len(x) == 0:
+        nan = float("nan")
+        return MeanCI(nan, nan, nan, nan, 0)
+    m = float(x.mean())
+    if len(x) == 1:
+        return MeanCI(m, m, m, 0.0, 1)
+    se = float(x.std(ddof=1) / np.sqrt(len(x)))
+    t = _T975[len(x) - 2] if len(x) - 1 <= len(_T975) else 1.96
+    return MeanCI(m, m - t * se, m + t * se, se, len(x))

@@ -37,11 +37,15 @@ class Method:
 
     @classmethod
     def resolve_params(cls, values: dict[str, Any], task_cls: Any, source: str) -> dict[str, Any]:
-        """Validate ``values`` against ``Params``; a ``None`` beta takes the task's default beta."""
+        """Validate ``values`` against ``Params``; a ``None`` value takes the task's ``default_params`` entry,
+        or for a beta the task's default beta."""
         params = build_section(cls.Params, values, source, "spec")
         resolved = dataclasses.asdict(params)
+        defaults = getattr(task_cls, "default_params", {})
         for key, value in resolved.items():
-            if value is None and key.startswith("beta"):
+            if value is None and key in defaults:
+                resolved[key] = float(defaults[key])
+            elif value is None and key.startswith("beta"):
                 resolved[key] = float(task_cls.default_beta)
         for key, value in resolved.items():
             if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:

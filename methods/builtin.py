@@ -100,6 +100,12 @@ class BestOfN(Method):
     def policy(self, ctx: MethodContext) -> Policy:
         return ctx.derived_policy(self, based_on=ctx.base_policy(), judge=ctx.reward_model())
 
+    def exact_distribution(self, logp: Any, reward: Any) -> Any:
+        """On the exact task: Best-of-N's exact output distribution, from log pi_sft and the reward."""
+        from bench.exact import best_of_n_logp
+
+        return best_of_n_logp(logp, reward, self.params.n)
+
     def sample(self, ctx: MethodContext, policy: Policy, n: int) -> dict[str, list[dict[str, Any]]]:
         big_n = self.params.n
         # Candidates use SFT sample indices disjoint from SFT's own evaluation samples.

@@ -52,13 +52,21 @@ def render_run_report(store: Any, run_id: str) -> str:
     if run is None:
         raise KeyError(run_id)
     plan = json.loads(run["plan_json"]) if run.get("plan_json") else None
-    rows = run_results(store, run_id) if plan else []
+    rows = run_results(store, run_id) if plan and plan.get("kind") != "exact" else []
     invocations = store.invocations(run_id)
     provenance = json.loads(invocations[-1]["provenance_json"]) if invocations else {}
     stages = [json.loads(i["stages_json"]) if i["stages_json"] else {} for i in invocations]
     policies = store.run_policies(run_id)
     for p in policies:
         p["info"] = json.loads(p["info_json"])
+    common = {"run": run, "spec": json.loads(run["spec_json"]), "plan": plan, "invocations": invocations,
+              "stages": stages, "provenance": provenance, "policies": policies,
+              "provenance_json": json.dumps(provenance, indent=2, sort_keys=True),
+              "spec_json": json.dumps(json.loads(run["spec_json"]), indent=2, sort_keys=True)}
+    if plan and plan.get("kind") == "exact":
+        from reports._exact import exact_view
+
+        return _env().get_template("exact.html.j2").render(exact=exact_view(store, plan), **common)
     return _env().get_template("run.html.j2").render(
         run=run, spec=json.loads(run["spec_json"]), plan=plan, table=_table(rows), rows=rows,
         judges=sorted({r["judge"] for r in rows}), opponents=["sft", "reference"], invocations=invocations,

@@ -9,8 +9,15 @@ from sqlalchemy import Connection, select
 from bench.errors import BenchError
 from bench.store._schema import SCHEMA_VERSION, meta, metadata
 
+
+def _v1_to_v2(conn: Connection) -> None:
+    from bench.store._schema import metrics
+
+    metrics.create(conn)
+
+
 # MIGRATIONS[v] upgrades a database at version v to v + 1, inside one transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
 
 
 def current_version(conn: Connection) -> int | None:

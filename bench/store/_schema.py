@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 metadata = MetaData()
 
 meta = Table("meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
@@ -79,6 +79,18 @@ train_steps = Table(
     Column("policy_id", String(32), ForeignKey("policies.id"), primary_key=True),
     Column("step", Integer, primary_key=True),
     Column("metrics_json", Text, nullable=False),
+)
+
+# Measurements of a policy at a training step (or of the final policy): exact metrics on the exact task,
+# estimates with their standard error and n elsewhere. Added in schema version 2.
+metrics = Table(
+    "metrics", metadata,
+    Column("policy_id", String(32), ForeignKey("policies.id"), primary_key=True),
+    Column("step", Integer, primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("stderr", Float),  # None for exact values
+    Column("n", Integer),  # sample size behind an estimate; None for exact values
 )
 
 generations = Table(

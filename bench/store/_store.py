@@ -15,7 +15,8 @@ from bench.errors import InputError
 from bench.store import _schema as s
 from bench.store._migrations import migrate
 
-TABLES = ("runs", "invocations", "prompts", "policies", "generations", "judges", "scores", "judgments")
+TABLES = ("runs", "invocations", "prompts", "policies", "train_steps", "metrics", "generations", "judges",
+          "scores", "judgments")
 
 
 def normalize_url(url_or_path: str) -> str:
@@ -155,16 +156,26 @@ class Store:
             row = conn.execute(select(s.policies).where(s.policies.c.id == policy_id)).mappings().first()
             return dict(row) if row else None
 
-    def put_policy(self, row: dict[str, Any], steps: Iterable[dict[str, Any]] = ()) -> None:
-        """The policy row and its training records land together, or not at all."""
+    def put_policy(self, row: dict[str, Any], steps: Iterable[dict[str, Any]] = (),
+                   metrics: Iterable[dict[str, Any]] = ()) -> None:
+        """The policy row, its training records and its metrics land together, or not at all."""
         full = {"created_at": time.time(), "path": None, **row}
         step_rows = [{"policy_id": row["id"], "step": m["step"], "metrics_json": json.dumps(m)} for m in steps]
+        metric_rows = [{"policy_id": row["id"], "stderr": None, "n": None, **m} for m in metrics]
         with self.engine.begin() as conn:
             if conn.execute(select(s.policies.c.id).where(s.policies.c.id == row["id"])).first():
                 return
             conn.execute(insert(s.policies).values(**full))
             if step_rows:
                 conn.execute(insert(s.train_steps), step_rows)
+            if metric_rows:
+                conn.execute(insert(s.metrics), metric_rows)
+
+    def metrics(self, policy_ids: Sequence[str]) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.metrics).where(s.metrics.c.policy_id.in_(list(policy_ids)))
+                                .order_by(s.metrics.c.policy_id, s.metrics.c.step, s.metrics.c.name))
+            return [dict(r._mapping) for r in rows]
 
     def link_policy(self, run_id: str, method: str, policy_id: str, setting: str) -> None:
         self._insert_ignore(s.run_policies, [{"run_id": run_id, "method": method, "policy_id": policy_id,

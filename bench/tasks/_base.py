@@ -62,6 +62,10 @@ class Task:
     default_beta: ClassVar[float] = 0.5
     max_new_tokens: ClassVar[int] = 64
     temperature: ClassVar[float] = 0.8
+    #: defaults for methods' ``None`` params other than the task's beta (e.g. the exact task's beta_r)
+    default_params: ClassVar[dict[str, float]] = {}
+    #: an enumerable task whose policies are tables, trained and measured exactly (see tasks/exact.py)
+    exact: ClassVar[bool] = False
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         """The chat messages that ask the policy for a response to ``prompt``."""

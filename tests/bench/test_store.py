@@ -69,3 +69,22 @@ def test_migrations_run_step_by_step_in_one_transaction(tmp_path, monkeypatch):
     with st.engine.connect() as c:
         assert c.execute(sql("select value from meta where key='schema_version'")).scalar() == str(current + 1)
         assert "note" in [r[1] for r in c.execute(sql("pragma table_info(runs)"))]
+
+
+def test_version_1_database_gains_the_metrics_table(tmp_path):
+    p = tmp_path / "v1.db"
+    Store(str(p)).close()
+    con = sqlite3.connect(p)  # make it a version-1 database: no metrics table
+    con.execute("drop table metrics")
+    con.execute("update meta set value='1' where key='schema_version'")
+    con.commit()
+    con.close()
+    st = Store(str(p))
+    st.put_policy({"id": "p1", "method": "m", "kind": "exact", "params_json": "{}", "info_json": "{}"},
+                  metrics=[{"step": 3, "name": "objective", "value": 1.5}])
+    assert st.metrics(["p1"]) == [{"policy_id": "p1", "step": 3, "name": "objective", "value": 1.5,
+                                   "stderr": None, "n": None}]
+    with st.engine.connect() as c:
+        from sqlalchemy import text as sql
+
+        assert c.execute(sql("select value from meta where key='schema_version'")).scalar() == "2"

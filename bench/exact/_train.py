@@ -1,0 +1,133 @@
+"""Training a policy class on the exact task with a method's own loss, from samples of pi_sft.
+
+The preference setting draws pairs from pi_sft and labels them by the Bradley–Terry model of the task's
+reward; the reward-model setting draws K outputs per prompt and scores them with the reward itself. Either
+way the method's ``group_loss`` sees per-sequence log-ratios log pi/pi_sft, exactly as in language-model
+training, so the exact task checks the same loss code that trains the real policies.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from bench.exact._metrics import evaluate
+
+if TYPE_CHECKING:
+    from bench.config import ExactSpec
+    from bench.tasks.exact import ExactProblem
+
+
+class Tabular(torch.nn.Module):
+    """One free logit per output: can represent any distribution, pi* included."""
+
+    def __init__(self, problem: ExactProblem) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.tensor(problem.sft_logp()))
+
+    def forward(self) -> torch.Tensor:
+        return torch.log_softmax(self.logits, dim=-1)
+
+
+class Factorized(torch.nn.Module):
+    """Restricted autoregressive class: each token's distribution sees the prompt and its position but not
+    the earlier tokens, so the policy is a product over positions. It contains pi_sft but cannot represent
+    pi*, whose two modes are correlated across positions."""
+
+    def __init__(self, problem: ExactProblem) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.tensor(problem.sft_logits))
+        self.register_buffer("outputs", torch.tensor(problem.outputs))
+
+    def forward(self) -> torch.Tensor:
+        logp = torch.log_softmax(self.logits, dim=-1)  # [P, L, V]
+        return sum(logp[:, t, self.outputs[:, t]] for t in range(self.outputs.shape[1]))
+
+
+POLICY_CLASSES: dict[str, type[torch.nn.Module]] = {"tabular": Tabular, "factorized": Factorized}
+
+
+@dataclass
+class Batch:
+    prompts: torch.Tensor  # [B]
+    outputs: torch.Tensor  # [B, K]; in the preference setting column 0 is the chosen output
+    rewards: torch.Tensor | None  # [B, K] in the reward-model setting
+
+
+class Sampler:
+    """Draws training groups from pi_sft, fresh every step or from a fixed dataset of ``pairs`` groups."""
+
+    def __init__(self, problem: ExactProblem, k: int, with_rewards: bool, size: int, seed: int) -> None:
+        self.gen = torch.Generator().manual_seed(seed)
+        self.sft = torch.tensor(problem.sft_logp()).exp()
+        self.reward = torch.tensor(problem.reward)
+        self.k, self.with_rewards = k, with_rewards
+        self.dataset = self._draw(size) if size > 0 else None
+
+    def _draw(self, b: int) -> Batch:
+        prompts = torch.randint(self.sft.shape[0], (b,), generator=self.gen)
+        outputs = torch.multinomial(self.sft[prompts], self.k, replacement=True, generator=self.gen)
+        rewards = self.reward[prompts[:, None], outputs]
+        if self.with_rewards:
+            return Batch(prompts, outputs, rewards)
+        # Bradley-Terry labels: the first output is preferred with probability sigmoid(r1 - r2).
+        first_wins = torch.rand(b, generator=self.gen, dtype=rewards.dtype) < torch.sigmoid(rewards[:, 0] - rewards[:, 1])
+        ordered = torch.where(first_wins[:, None], outputs, outputs.flip(1))
+        return Batch(prompts, ordered, None)
+
+    def batch(self, b: int) -> Batch:
+        if self.dataset is None:
+            return self._draw(b)
+        idx = torch.randint(len(self.dataset.prompts), (b,), generator=self.gen)
+        d = self.dataset
+        return Batch(d.prompts[idx], d.outputs[idx], None if d.rewards is None else d.rewards[idx])
+
+
+def step_records(method: Any, logratios: torch.Tensor, batch: Batch) -> dict[str, float]:
+    """Implicit-reward margin and accuracy of a batch (before the step's update)."""
+    implicit = method.implicit_beta() * logratios.detach()
+    if batch.rewards is None:
+        margin = implicit[:, 0] - implicit[:, 1]
+        return {"reward_margin": float(margin.mean()), "reward_accuracy": float((margin > 0).double().mean())}
+    best = implicit.argmax(-1) == batch.rewards.argmax(-1)
+    spread = implicit.max(-1).values - implicit.min(-1).values
+    return {"reward_margin": float(spread.mean()), "reward_accuracy": float(best.double().mean())}
+
+
+def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int, spec: ExactSpec,
+                with_rewards: bool) -> tuple[np.ndarray, list[dict[str, Any]], float]:
+    """Train ``method`` in ``policy_class``; return final log-probs [P, N], records and seconds."""
+    t0 = time.time()
+    torch.set_num_threads(1)  # the tensors are tiny: threads only add overhead
+    torch.manual_seed(seed)
+    policy = POLICY_CLASSES[policy_class](problem)
+    sft_logp, reward = problem.sft_logp(), problem.reward
+    sft_t = torch.tensor(sft_logp)
+    k = int(getattr(method.params, "k", 2)) if with_rewards else 2
+    sampler = Sampler(problem, k, with_rewards, spec.pairs, seed)
+    opt = torch.optim.Adam(policy.parameters(), lr=spec.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / spec.steps)
+    records: list[dict[str, Any]] = []
+    window: list[dict[str, float]] = []
+    for step in range(spec.steps + 1):
+        if step % spec.record_every == 0 or step == spec.steps:
+            exact = evaluate(policy().detach().numpy(), sft_logp, reward, problem.beta)
+            train = {key: float(np.mean([w[key] for w in window])) for key in window[0]} if window else {}
+            records.append({"step": step, **train, **exact})
+            window = []
+        if step == spec.steps:
+            break
+        batch = sampler.batch(spec.batch_size)
+        logp = policy()
+        logratios = logp[batch.prompts[:, None], batch.outputs] - sft_t[batch.prompts[:, None], batch.outputs]
+        loss = method.group_loss(logratios, batch.rewards).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        window.append({"loss": float(loss.detach()), **step_records(method, logratios, batch)})
+    return policy().detach().numpy(), records, time.time() - t0

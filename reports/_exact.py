@@ -1,0 +1,43 @@
+"""The exact task's report: the results tables of ``bench.exact._results`` and training curves."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from bench.exact import LABELS, METRICS
+from bench.exact._results import CONVERGED, contrasts, final_metrics, method_table
+from reports._svg import line_chart
+
+CURVES = (("objective", "J"), ("kl_to_star", "KL(pi || pi*)"), ("kl_sft", "KL(pi || pi_sft)"), ("loss", "training loss"),
+          ("reward_accuracy", "implicit-reward accuracy"))
+
+
+def _curves(store: Any, plan: dict[str, Any], cls: str) -> list[Any]:
+    """Training curves averaged over seeds, one line per trained method."""
+    by_method: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for e in plan["entries"]:
+        if e["class"] != cls or e["kind"] != "trained":
+            continue
+        for rec in store.train_steps(e["policy_id"]):
+            for key, _ in CURVES:
+                if key in rec:
+                    by_method[key][e["method"]][rec["step"]].append(rec[key])
+    charts = []
+    for key, label in CURVES:
+        series = {m: sorted((s, float(np.mean(v))) for s, v in steps.items()) for m, steps in by_method[key].items()}
+        if key == "objective":
+            series["pi* (optimum)"] = [(0, plan["star"]["objective"])] + [
+                (max((s for pts in series.values() for s, _ in pts), default=1), plan["star"]["objective"])]
+        charts.append(line_chart(series, title=f"{label} ({cls}, mean over {len(plan['seeds'])} seeds)",
+                                 x_label="training step", y_label=label))
+    return charts
+
+
+def exact_view(store: Any, plan: dict[str, Any]) -> dict[str, Any]:
+    final = final_metrics(store, plan["entries"])
+    classes = [{"name": cls, "table": method_table(plan, final, cls), "contrasts": contrasts(plan, final, cls),
+                "charts": _curves(store, plan, cls)} for cls in plan["classes"]]
+    return {"classes": classes, "metrics": METRICS, "labels": LABELS, "converged": CONVERGED}
