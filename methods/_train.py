@@ -158,9 +158,13 @@ def _metrics(r: torch.Tensor, rewards: torch.Tensor | None, beta: float) -> dict
         rows = torch.arange(len(r))
         best, worst = r[rows, rewards.argmax(1)], r[rows, rewards.argmin(1)]
     margin = beta * (best - worst)
+    # KL(pi || pi_ref) = E_{y ~ pi_ref}[w log w], w = pi / pi_ref: unbiased when the step's sequences are
+    # samples of pi_ref (the reward-model setting); on human preference data it is only a proxy.
+    w_log_w = (r.double().exp() * r.double()).flatten()
     return {"reward_margin": margin.mean().item(), "reward_accuracy": (margin > 0).float().mean().item(),
             "logratio_chosen": best.mean().item(), "logratio_rejected": worst.mean().item(),
-            "logratio_mean": r.mean().item()}
+            "logratio_mean": r.mean().item(), "kl_is": w_log_w.mean().item(),
+            "kl_is_se": (w_log_w.std().item() / len(w_log_w) ** 0.5) if len(w_log_w) > 1 else 0.0}
 
 
 def save_checkpoint(model: Any, tokenizer: Any, target: Path) -> None:

@@ -47,6 +47,23 @@ def _examples(store: Any, run_id: str, plan: dict[str, Any]) -> list[dict[str, A
     return out
 
 
+TRAINING_CURVES = (("loss", "training loss"), ("reward_accuracy", "implicit-reward accuracy"),
+                   ("reward_margin", "implicit-reward margin"), ("kl_is", "KL(pi || pi_ref), IS estimate"))
+
+
+def _training_charts(store: Any, policies: list[dict[str, Any]]) -> list[Any]:
+    """One chart per training record, one line per trained method (records taken before each update)."""
+    from reports._svg import line_chart
+
+    steps = {p["method"]: store.train_steps(p["id"]) for p in policies if p["kind"] == "trained"}
+    charts = []
+    for key, label in TRAINING_CURVES:
+        series = {m: [(r["step"], float(r[key])) for r in recs if key in r] for m, recs in steps.items()}
+        if any(series.values()):
+            charts.append(line_chart(series, title=label, x_label="training step", y_label=label))
+    return charts
+
+
 def render_run_report(store: Any, run_id: str) -> str:
     run = store.run(run_id)
     if run is None:
@@ -67,14 +84,10 @@ def render_run_report(store: Any, run_id: str) -> str:
         from reports._exact import exact_view
 
         return _env().get_template("exact.html.j2").render(exact=exact_view(store, plan), **common)
+    common["training_charts"] = _training_charts(store, policies)
     return _env().get_template("run.html.j2").render(
-        run=run, spec=json.loads(run["spec_json"]), plan=plan, table=_table(rows), rows=rows,
-        judges=sorted({r["judge"] for r in rows}), opponents=["sft", "reference"], invocations=invocations,
-        stages=stages, provenance=provenance, policies=policies,
-        examples=_examples(store, run_id, plan) if plan else [],
-        provenance_json=json.dumps(provenance, indent=2, sort_keys=True),
-        spec_json=json.dumps(json.loads(run["spec_json"]), indent=2, sort_keys=True),
-    )
+        table=_table(rows), rows=rows, judges=sorted({r["judge"] for r in rows}), opponents=["sft", "reference"],
+        examples=_examples(store, run_id, plan) if plan else [], **common)
 
 
 def write_run_report(store: Any, run_id: str, out: Path, path: Path | None = None) -> Path:

@@ -63,6 +63,7 @@ def test_run_rerun_and_report(tiny_models, mini_data, store, tmp_path):
     assert "&lt;script&gt;document.title" in html and SCRIPT not in html
     assert "<script" not in html and "<link" not in html and "src=" not in html  # self-contained, no network
     assert "status <span class=\"status-done\">done</span>" in html
+    assert html.count("<svg") == 4 and "KL(pi || pi_ref), IS estimate" in html  # training curves drawn
 
     second = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=engines)
     assert second.run() == run_id

@@ -45,3 +45,13 @@ def test_verdicts_from_scores():
     assert verdict_from_scores(0.5, 0.5) == "tie"
     assert verdict_from_scores(None, 0.5) == "invalid"
     assert verdict_from_scores(float("nan"), 0.5) == "invalid"
+
+
+def test_mean_ci_student_t_by_hand():
+    from bench.stats import mean_ci
+
+    c = mean_ci([1.0, 2.0, 3.0])  # sd 1, se 1/sqrt(3), t(2) = 4.303
+    assert c.mean == 2.0 and c.n == 3
+    assert c.ci_high - 2.0 == pytest.approx(4.303 / 3 ** 0.5, abs=1e-9) and c.ci_low == pytest.approx(4 - c.ci_high)
+    one = mean_ci([5.0])
+    assert (one.ci_low, one.ci_high, one.n) == (5.0, 5.0, 1)

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
@@ -49,7 +51,16 @@ def test_training_raises_the_chosen_over_rejected_margin(model):
     assert records[0]["reward_margin"] == pytest.approx(0.0, abs=1e-5)  # the policy starts at the reference
     assert records[-1]["loss"] < records[0]["loss"]
     assert records[-1]["reward_accuracy"] == 1.0
-    assert {"loss", "reward_margin", "reward_accuracy", "logratio_chosen", "grad_norm", "lr"} <= set(records[0])
+    assert {"loss", "reward_margin", "reward_accuracy", "logratio_chosen", "grad_norm", "lr", "kl_is"} <= set(records[0])
+    assert records[0]["kl_is"] == pytest.approx(0.0, abs=1e-5) and records[-1]["kl_is"] != records[0]["kl_is"]
+
+
+def test_importance_sampled_kl_on_hand_computed_values():
+    from methods._train import _metrics
+
+    r = torch.tensor([[0.0, math.log(2.0)], [math.log(0.5), 0.0]])  # log w for 4 sequences
+    rec = _metrics(r, None, 1.0)
+    assert rec["kl_is"] == pytest.approx((2 * math.log(2) + 0.5 * math.log(0.5)) / 4)
 
 
 def test_groups_of_k_with_rewards_move_towards_the_best_rewarded(model):
