@@ -36,8 +36,12 @@ def run_exact(runner: Runner, run_id: str, task: Exact) -> None:
                                 "policy_id": policy.id, "kind": policy.kind})
                 bar.update(1)
     star = evaluate(problem.star_logp(), problem.sft_logp(), problem.reward, problem.beta)
+    from bench.exact._train import projections
+
+    with runner.stage("projections"):
+        projected = {cls: projections(problem, cls) for cls in classes if cls != "tabular"}
     runner.store.set_plan(run_id, {
         "kind": "exact", "beta": problem.beta, "problem": ctx.identity, "classes": classes, "seeds": seeds,
         "methods": names, "settings": {n: m.setting for n, m in methods.items()}, "entries": entries,
-        "star": star, "n_prompts": problem.n_prompts, "n_outputs": problem.n_outputs,
+        "star": star, "projections": projected, "n_prompts": problem.n_prompts, "n_outputs": problem.n_outputs,
     })

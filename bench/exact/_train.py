@@ -131,3 +131,26 @@ def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int
         sched.step()
         window.append({"loss": float(loss.detach()), **step_records(method, logratios, batch)})
     return policy().detach().numpy(), records, time.time() - t0
+
+
+def projections(problem: ExactProblem, policy_class: str, steps: int = 3000, lr: float = 0.05
+                ) -> dict[str, dict[str, float]]:
+    """pi*'s projections on a policy class, by full-batch descent on the exact divergences: the minimiser of
+    KL(pi || pi*) (what EXO-rw approaches as K grows) and of KL(pi* || pi) (what general DPO approaches).
+    Started from pi_sft; the reverse KL can have several local minima, so this is the one reached from there."""
+    torch.set_num_threads(1)
+    sft_logp = problem.sft_logp()
+    star = torch.tensor(problem.star_logp())
+    out = {}
+    for name in ("reverse", "forward"):
+        policy = POLICY_CLASSES[policy_class](problem)
+        opt = torch.optim.Adam(policy.parameters(), lr=lr)
+        for _ in range(steps):
+            logp = policy()
+            div = (logp.exp() * (logp - star)) if name == "reverse" else (star.exp() * (star - logp))
+            loss = div.sum(-1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        out[name] = evaluate(policy().detach().numpy(), sft_logp, problem.reward, problem.beta)
+    return out

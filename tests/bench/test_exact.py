@@ -125,7 +125,7 @@ def test_exact_run_stores_results_report_and_reruns_nothing(store, tmp_path):
         assert cell["n"] == 2 and cell["mean"] > cells["sft", "tabular", "objective"]["mean"]
         assert cell["ci_low"] <= cell["mean"] <= cell["ci_high"]
     html = runner.report_path.read_text()
-    assert "exo vs dpo" in html and "<svg" in html and "KL(pi ‖ pi*)" in html
+    assert "exo vs dpo" in html and "<svg" in html and "KL(pi ‖ pi*)" in html and "argmin KL(pi ‖ pi*)" in html
     counts = store.counts()
     assert counts["metrics"] > 0 and counts["train_steps"] > 0
     again = Runner(spec, store, tmp_path / "out", None)
@@ -149,3 +149,14 @@ def test_exact_training_records_and_bad_class(store, tmp_path):
     assert [s["step"] for s in steps] == [0, 10, 20, 30]
     for key in ("loss", "reward_margin", "reward_accuracy", "kl_sft", "objective", "kl_to_star"):
         assert key in steps[-1]
+
+
+def test_projections_on_the_factorised_class_separate_reverse_from_forward_kl():
+    pytest.importorskip("torch")
+    from bench.exact._train import projections
+
+    proj = projections(build_problem(0.5), "factorized", steps=1500)
+    # Mode-seeking vs mean-seeking: each projection wins on its own divergence, and the reverse one on J.
+    assert proj["reverse"]["kl_to_star"] < proj["forward"]["kl_to_star"]
+    assert proj["forward"]["kl_from_star"] < proj["reverse"]["kl_from_star"]
+    assert proj["reverse"]["objective"] > proj["forward"]["objective"]
