@@ -12,5 +12,6 @@ METHODS.register("bon", "methods.builtin:BestOfN")
 METHODS.register("ipo", "methods.ipo:IPO")
 METHODS.register("dpo-rw", "methods.builtin:DPORewardModel")
 METHODS.register("exo-rw", "methods.builtin:EXORewardModel")
+METHODS.register("external", "methods.external:External")
 
 __all__ = ["METHODS", "Method", "NoParams", "PairwiseMethod", "RewardModelMethod"]

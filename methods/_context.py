@@ -69,6 +69,14 @@ class MethodContext:
                                "params_json": json.dumps(params), "info_json": json.dumps(info)})
         return Policy(id=pid, method=method.name, kind="derived", info=info)
 
+    def external_policy(self, method: Method, *, identity: str, info: dict[str, Any]) -> Policy:
+        """A policy whose outputs are imported rather than sampled; ``identity`` names their content."""
+        pid = content_key("policy", "external", method.name, identity)
+        info = {**info, "identity": identity}
+        self.store.put_policy({"id": pid, "method": method.name, "kind": "external",
+                               "params_json": json.dumps(asdict(method.params)), "info_json": json.dumps(info)})
+        return Policy(id=pid, method=method.name, kind="external", info=info)
+
     def train_pairwise(self, method: PairwiseMethod) -> Policy:
         from methods._pairwise import train_policy
 
@@ -94,6 +102,13 @@ class MethodContext:
             raise ValueError(f"policy {policy.method} has no weights to sample from")
         return self.sampler.ensure(policy.id, policy.path, self.prompts, n, label=policy.method,
                                    first_index=first_index)
+
+    def store_outputs(self, policy: Policy, texts: dict[str, list[str]]) -> dict[str, list[dict]]:
+        """Store given texts (e.g. an external system's outputs) as the policy's samples, per prompt id."""
+        count = self.tokenizer
+        picked = {pid: [{"id": None, "text": t, "n_tokens": len(count(t, add_special_tokens=False).input_ids),
+                         "finish_reason": "external"} for t in ts] for pid, ts in texts.items()}
+        return self.store_derived(policy, picked)
 
     def store_derived(self, policy: Policy, picked: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict]]:
         """Store outputs chosen among other generations (e.g. Best-of-N) as the policy's samples."""

@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bench.results import run_results
 
-SETTING_ORDER = {"baseline": 0, "preference": 1, "reward-model": 2}
+SETTING_ORDER = {"baseline": 0, "preference": 1, "reward-model": 2, "external": 3}
 N_EXAMPLES = 3
 
 

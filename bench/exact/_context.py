@@ -58,6 +58,10 @@ class ExactContext:
         return self._ensure(pid, method.name, "derived", params, info,
                             lambda: (method.exact_distribution(self.logp(based_on.id), judge.table), []))
 
+    def external_policy(self, method: Any, **_: Any) -> Policy:
+        raise BenchError(f"method {method.name!r} imports outputs; the exact task measures distributions, "
+                         "so it cannot take imported outputs")
+
     def train_pairwise(self, method: Any) -> Policy:
         return self._trained(method, with_rewards=False)
 

@@ -111,3 +111,31 @@ def test_reward_model_setting_samples_scores_and_trains(tiny_models, mini_data, 
     before = store.counts()
     Runner(spec, store, tmp_path / "out", mini_data, engine_factory=CountingEngines()).run()
     assert store.counts() == {**before, "invocations": before["invocations"] + 1}
+
+
+def test_external_outputs_join_the_run_and_bad_files_name_the_row(tiny_models, mini_data, store, tmp_path):
+    from bench.errors import InputError
+    from bench.tasks.tldr import TLDR
+
+    prompts = TLDR().load(mini_data, eval_prompts=3).eval_prompts
+    good = tmp_path / "system.jsonl"
+    good.write_text("".join(json.dumps({"prompt": e.prompt, "output": e.reference}) + "\n" for e in prompts))
+    base = [f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=16", "reward_model.val_pairs=8",
+            "eval.prompts=3", "eval.samples=2", "eval.max_new_tokens=6", "engine.kind=hf"]
+
+    def spec(path):
+        return build_spec([flags_layer([*base, f"external.path={path}", "external.label=human refs"],
+                                       task="tldr", methods="external", preset="smoke",
+                                       model=str(tiny_models["policy"]))])
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": prompts[0].prompt, "output": "x"}) + "\n" + '{"prompt": "p"}\n')
+    with pytest.raises(InputError, match="bad.jsonl, line 2, field 'output': missing field"):
+        Runner(spec(bad), store, tmp_path / "out", mini_data).run()
+    run_id = Runner(spec(good), store, tmp_path / "out", mini_data).run()
+    from bench.results import run_results
+
+    rows = {(r["method"], r["opponent"]): r for r in run_results(store, run_id)}
+    ext = rows[("external", "reference")]
+    assert ext["n_total"] == 3 and ext["n_ties"] == 3  # the imported outputs are the references: all ties
+    assert rows[("external", "sft")]["n_total"] == 3 * 1 * 2
