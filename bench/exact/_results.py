@@ -4,12 +4,13 @@ seeds) and the EXO-vs-DPO comparison seed by seed."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from bench.exact._metrics import METRICS
-from bench.stats import mean_ci
+from bench.stats import MeanCI, mean_ci
 
 # (mode-seeking, mean-seeking) pairs compared seed by seed, as in the EXO paper's Figures 1 and 3.
 CONTRASTS = (("exo", "dpo"), ("exo-rw", "dpo-rw"))
@@ -33,7 +34,7 @@ def method_table(plan: dict[str, Any], final: dict[str, dict[str, float]], cls: 
     for name in plan["methods"]:
         entries = [e for e in plan["entries"] if e["method"] == name and e["class"] == cls]
         pids = list(dict.fromkeys(e["policy_id"] for e in entries))  # base/derived: one policy for all seeds
-        cells = {m: mean_ci(final[p][m] for p in pids if m in final[p]) for m in METRICS}
+        cells = {m: _clamped(m, mean_ci(final[p][m] for p in pids if m in final[p])) for m in METRICS}
         converged = sum(final[p].get("kl_to_star", np.inf) < CONVERGED for p in pids)
         rows.append({"method": name, "setting": plan["settings"][name], "cells": cells, "n": len(pids),
                      "exact": entries[0]["kind"] in ("base", "derived") if entries else True,
@@ -41,7 +42,14 @@ def method_table(plan: dict[str, Any], final: dict[str, dict[str, float]], cls: 
     return rows
 
 
+def _clamped(metric: str, c: MeanCI) -> MeanCI:
+    """A KL is never negative: the t-interval's lower bound is cut at zero."""
+    return replace(c, ci_low=max(0.0, c.ci_low)) if metric.startswith("kl") else c
+
+
 def contrasts(plan: dict[str, Any], final: dict[str, dict[str, float]], cls: str) -> list[dict[str, Any]]:
+    if cls == "tabular":  # both can reach pi* there: the claim is convergence, not one beating the other
+        return []
     out = []
     for seeking, covering in CONTRASTS:
         if seeking not in plan["methods"] or covering not in plan["methods"]:

@@ -125,7 +125,7 @@ def test_exact_run_stores_results_report_and_reruns_nothing(store, tmp_path):
         assert cell["n"] == 2 and cell["mean"] > cells["sft", "tabular", "objective"]["mean"]
         assert cell["ci_low"] <= cell["mean"] <= cell["ci_high"]
     html = runner.report_path.read_text()
-    assert "exo vs dpo" in html and "<svg" in html and "KL(pi ‖ pi*)" in html and "argmin KL(pi ‖ pi*)" in html
+    assert html.count("exo vs dpo") == 1 and "<svg" in html and "KL(pi ‖ pi*)" in html and "argmin KL(pi ‖ pi*)" in html
     counts = store.counts()
     assert counts["metrics"] > 0 and counts["train_steps"] > 0
     again = Runner(spec, store, tmp_path / "out", None)
