@@ -90,7 +90,6 @@ class Runner:
         from bench.models import resolve_encoder, resolve_model
         from bench.models._prompting import encode_prompt
         from judges.reward_model import ensure_reward_model
-        from methods import METHODS
         from methods._context import MethodContext
 
         spec = self.spec
@@ -113,10 +112,8 @@ class Runner:
         ctx = MethodContext(spec=spec, task=task, data=self._policy_data(data), base=base, store=self.store,
                             sampler=sampler, prompts=prompts, artifacts=self.out / "artifacts",
                             reward_model=lambda: rm)
-        # SFT is every comparison's baseline, so it runs whether or not it was asked for.
-        params = {m.name: m.param_dict() for m in spec.methods}
-        names = ["sft"] + [n for n in params if n != "sft"]
-        methods = {n: METHODS.get(n).from_params(params.get(n, {})) for n in names}
+        methods = self.methods()
+        names = list(methods)
         policies = {}
         with self.stage("policies"):
             for name, method in methods.items():
@@ -153,6 +150,15 @@ class Runner:
 
             self.counters["judgments_added"] = judge_with_scores(self.store, rm, plan, prompt_ids)
         self.counters.update(generated=sampler.generated, scored=rm.scored)
+
+    def methods(self) -> dict[str, Any]:
+        """The run's methods by name, SFT first: it is every comparison's baseline, so it runs whether or
+        not it was asked for."""
+        from methods import METHODS
+
+        params = {m.name: m.param_dict() for m in self.spec.methods}
+        names = ["sft"] + [n for n in params if n != "sft"]
+        return {n: METHODS.get(n).from_params(params.get(n, {})) for n in names}
 
     def _policy_data(self, data: TaskData) -> TaskData:
         n = self.spec.train.pairs

@@ -105,8 +105,8 @@ class MethodContext:
 
     def store_outputs(self, policy: Policy, texts: dict[str, list[str]]) -> dict[str, list[dict]]:
         """Store given texts (e.g. an external system's outputs) as the policy's samples, per prompt id."""
-        count = self.tokenizer
-        picked = {pid: [{"id": None, "text": t, "n_tokens": len(count(t, add_special_tokens=False).input_ids),
+        tok = self.tokenizer
+        picked = {pid: [{"id": None, "text": t, "n_tokens": len(tok(t, add_special_tokens=False).input_ids),
                          "finish_reason": "external"} for t in ts] for pid, ts in texts.items()}
         return self.store_derived(policy, picked)
 

@@ -146,10 +146,10 @@ def _step(model: Any, opt: Any, batch: list[TokGroup], ref: torch.Tensor, loss_f
         ratios.append(logratios.detach())
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0).item()
     opt.step()
-    return {"loss": total_loss, "grad_norm": grad_norm, **_metrics(torch.cat(ratios), rewards, beta)}
+    return {"loss": total_loss, "grad_norm": grad_norm, **group_records(torch.cat(ratios), rewards, beta)}
 
 
-def _metrics(r: torch.Tensor, rewards: torch.Tensor | None, beta: float) -> dict:
+def group_records(r: torch.Tensor, rewards: torch.Tensor | None, beta: float) -> dict:
     """Implicit-reward records: for pairs the chosen-over-rejected margin and accuracy; for K samples
     the margin between the implicit rewards of the best- and worst-rewarded samples."""
     if rewards is None:

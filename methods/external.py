@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,7 +29,9 @@ class External(Method):
         path: str = ""
         label: str = ""  # what the system is, for the report (e.g. "PPO 1.3B, Stiennon et al.")
 
-    def _read(self) -> dict[str, list[str]]:
+    @cached_property
+    def outputs(self) -> dict[str, list[str]]:
+        """The file's outputs by prompt text, read and validated whole on first use."""
         from bench.tasks._jsonl import read_jsonl
 
         if not self.params.path:
@@ -40,16 +43,15 @@ class External(Method):
 
     def policy(self, ctx: MethodContext) -> Policy:
         path = Path(self.params.path)
-        self._read()  # validate the whole file before anything is written
-        return ctx.external_policy(self, identity=file_hash(path, 32), info={"file": str(path),
-                                                                              "label": self.params.label})
+        prompts = len(self.outputs)  # reads and validates the whole file before anything is written
+        return ctx.external_policy(self, identity=file_hash(path, 32),
+                                   info={"file": str(path), "label": self.params.label, "prompts": prompts})
 
     def sample(self, ctx: MethodContext, policy: Policy, n: int) -> dict[str, list[dict[str, Any]]]:
-        outputs = self._read()
         texts: dict[str, list[str]] = {}
         for prompt in ctx.data.eval_prompts:
-            if prompt.prompt not in outputs:
+            if prompt.prompt not in self.outputs:
                 raise InputError(f"no output for the evaluation prompt {prompt.prompt[:60]!r}...",
                                  source=self.params.path, field="prompt")
-            texts[prompt.prompt_id] = outputs[prompt.prompt][:n]
+            texts[prompt.prompt_id] = self.outputs[prompt.prompt][:n]
         return ctx.store_outputs(policy, texts)

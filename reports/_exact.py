@@ -5,32 +5,26 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-import numpy as np
-
 from bench.exact import LABELS, METRICS
 from bench.exact._results import CONVERGED, contrasts, final_metrics, method_table
-from reports._svg import line_chart
+from reports._svg import line_chart, mean_curve
 
-CURVES = (("objective", "J"), ("kl_to_star", "KL(pi || pi*)"), ("kl_sft", "KL(pi || pi_sft)"), ("loss", "training loss"),
-          ("reward_accuracy", "implicit-reward accuracy"))
+CURVES = (("objective", "J"), ("kl_to_star", "KL(pi || pi*)"), ("kl_sft", "KL(pi || pi_sft)"),
+          ("loss", "training loss"), ("reward_accuracy", "implicit-reward accuracy"))
 
 
 def _curves(store: Any, plan: dict[str, Any], cls: str) -> list[Any]:
     """Training curves averaged over seeds, one line per trained method."""
-    by_method: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    runs: dict[str, list[list[dict[str, Any]]]] = defaultdict(list)
     for e in plan["entries"]:
-        if e["class"] != cls or e["kind"] != "trained":
-            continue
-        for rec in store.train_steps(e["policy_id"]):
-            for key, _ in CURVES:
-                if key in rec:
-                    by_method[key][e["method"]][rec["step"]].append(rec[key])
+        if e["class"] == cls and e["kind"] == "trained":
+            runs[e["method"]].append(store.train_steps(e["policy_id"]))
+    last_step = max((r[-1]["step"] for rs in runs.values() for r in rs if r), default=1)
     charts = []
     for key, label in CURVES:
-        series = {m: sorted((s, float(np.mean(v))) for s, v in steps.items()) for m, steps in by_method[key].items()}
+        series = {m: mean_curve(rs, key) for m, rs in runs.items()}
         if key == "objective":
-            series["pi* (optimum)"] = [(0, plan["star"]["objective"])] + [
-                (max((s for pts in series.values() for s, _ in pts), default=1), plan["star"]["objective"])]
+            series["pi* (optimum)"] = [(0, plan["star"]["objective"]), (last_step, plan["star"]["objective"])]
         charts.append(line_chart(series, title=f"{label} ({cls}, mean over {len(plan['seeds'])} seeds)",
                                  x_label="training step", y_label=label))
     return charts

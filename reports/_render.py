@@ -53,12 +53,12 @@ TRAINING_CURVES = (("loss", "training loss"), ("reward_accuracy", "implicit-rewa
 
 def _training_charts(store: Any, policies: list[dict[str, Any]]) -> list[Any]:
     """One chart per training record, one line per trained method (records taken before each update)."""
-    from reports._svg import line_chart
+    from reports._svg import line_chart, mean_curve
 
     steps = {p["method"]: store.train_steps(p["id"]) for p in policies if p["kind"] == "trained"}
     charts = []
     for key, label in TRAINING_CURVES:
-        series = {m: [(r["step"], float(r[key])) for r in recs if key in r] for m, recs in steps.items()}
+        series = {m: mean_curve([recs], key) for m, recs in steps.items()}
         if any(series.values()):
             charts.append(line_chart(series, title=label, x_label="training step", y_label=label))
     return charts
@@ -76,10 +76,11 @@ def render_run_report(store: Any, run_id: str) -> str:
     policies = store.run_policies(run_id)
     for p in policies:
         p["info"] = json.loads(p["info_json"])
-    common = {"run": run, "spec": json.loads(run["spec_json"]), "plan": plan, "invocations": invocations,
+    spec = json.loads(run["spec_json"])
+    common = {"run": run, "spec": spec, "plan": plan, "invocations": invocations,
               "stages": stages, "provenance": provenance, "policies": policies,
               "provenance_json": json.dumps(provenance, indent=2, sort_keys=True),
-              "spec_json": json.dumps(json.loads(run["spec_json"]), indent=2, sort_keys=True)}
+              "spec_json": json.dumps(spec, indent=2, sort_keys=True)}
     if plan and plan.get("kind") == "exact":
         from reports._exact import exact_view
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from html import escape
+from typing import Any
 
 from markupsafe import Markup
 
@@ -25,6 +27,16 @@ def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
 
 def _fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.2e}"
+
+
+def mean_curve(runs: list[list[dict[str, Any]]], key: str) -> list[tuple[float, float]]:
+    """(step, mean over runs) of training record ``key``, e.g. over seeds; steps where it was recorded."""
+    by_step: dict[float, list[float]] = defaultdict(list)
+    for records in runs:
+        for r in records:
+            if key in r:
+                by_step[r["step"]].append(float(r[key]))
+    return sorted((step, sum(v) / len(v)) for step, v in by_step.items())
 
 
 def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, x_label: str,

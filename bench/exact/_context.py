@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.exact._metrics import evaluate
+from bench.exact._metrics import METRICS, evaluate
 from bench.hashing import content_key
 from methods._context import Policy
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from bench.config import RunSpec
     from bench.tasks.exact import ExactProblem
 
-TRAINER_VERSION = "1"
+TRAINER_VERSION = "2"  # 2: training records from methods._train.group_records
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,10 @@ class ExactReward:
     table: np.ndarray  # [prompts, outputs]
 
 
+def problem_identity(task_version: str, problem: ExactProblem) -> str:
+    return content_key("exact-problem", task_version, problem.identity())
+
+
 class ExactContext:
     """One policy class and one seed; built by the exact pipeline for each (class, seed)."""
 
@@ -38,7 +42,7 @@ class ExactContext:
                  policy_class: str, seed: int, artifacts: Path) -> None:
         self.spec, self.problem, self.store = spec, problem, store
         self.policy_class, self.seed, self.artifacts = policy_class, seed, artifacts
-        self.identity = content_key("exact-problem", task_version, problem.identity())
+        self.identity = problem_identity(task_version, problem)
         self._reward = ExactReward(content_key("judge", "exact-reward", self.identity), problem.reward)
 
     def reward_model(self) -> ExactReward:
@@ -98,10 +102,11 @@ class ExactContext:
         if row is not None and self._path(pid).is_file():
             return Policy(id=pid, method=method, kind=kind, info=json.loads(row["info_json"]))
         logp, records = build()
-        final = evaluate(logp, self.problem.sft_logp(), self.problem.reward, self.problem.beta)
-        info = {**info, "final": final}
-        points = records or [{"step": 0, **final}]  # the records end with the final step's metrics
-        metrics = [{"step": r["step"], "name": k, "value": float(r[k])} for r in points for k in final]
+        # Training records end with the final step's exact metrics; other policies are measured here.
+        points = records or [{"step": 0, **evaluate(logp, self.problem.sft_logp(), self.problem.reward,
+                                                    self.problem.beta)}]
+        info = {**info, "final": {k: points[-1][k] for k in METRICS}}
+        metrics = [{"step": r["step"], "name": k, "value": float(r[k])} for r in points for k in METRICS]
         path = self._path(pid)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npy")

@@ -31,10 +31,15 @@ def expected_reward(logp: np.ndarray, reward: np.ndarray) -> float:
     return float((np.exp(logp) * reward).sum(axis=-1).mean())
 
 
+def log_normalize(z: np.ndarray) -> np.ndarray:
+    """Log-probabilities from unnormalised log-weights, per row."""
+    m = z.max(axis=-1, keepdims=True)
+    return z - (m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))
+
+
 def evaluate(logp: np.ndarray, sft_logp: np.ndarray, reward: np.ndarray, beta: float) -> dict[str, float]:
     """E_pi[r], KL(pi || pi_sft), J, KL(pi || pi*) and KL(pi* || pi) for pi* ∝ pi_sft exp(r / beta)."""
-    z = sft_logp + reward / beta
-    star = z - _logsumexp(z)
+    star = log_normalize(sft_logp + reward / beta)
     r, k = expected_reward(logp, reward), kl(logp, sft_logp)
     return {"reward": r, "kl_sft": k, "objective": r - beta * k,
             "kl_to_star": kl(logp, star), "kl_from_star": kl(star, logp)}
@@ -64,8 +69,3 @@ def best_of_n_logp(base_logp: np.ndarray, reward: np.ndarray, n: int) -> np.ndar
         with np.errstate(divide="ignore"):
             out[i] = np.log(q)
     return out
-
-
-def _logsumexp(z: np.ndarray) -> np.ndarray:
-    m = z.max(axis=-1, keepdims=True)
-    return m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from bench.exact._metrics import evaluate
+from methods._train import group_records
 
 if TYPE_CHECKING:
     from bench.config import ExactSpec
@@ -87,17 +88,6 @@ class Sampler:
         return Batch(d.prompts[idx], d.outputs[idx], None if d.rewards is None else d.rewards[idx])
 
 
-def step_records(method: Any, logratios: torch.Tensor, batch: Batch) -> dict[str, float]:
-    """Implicit-reward margin and accuracy of a batch (before the step's update)."""
-    implicit = method.implicit_beta() * logratios.detach()
-    if batch.rewards is None:
-        margin = implicit[:, 0] - implicit[:, 1]
-        return {"reward_margin": float(margin.mean()), "reward_accuracy": float((margin > 0).double().mean())}
-    best = implicit.argmax(-1) == batch.rewards.argmax(-1)
-    spread = implicit.max(-1).values - implicit.min(-1).values
-    return {"reward_margin": float(spread.mean()), "reward_accuracy": float(best.double().mean())}
-
-
 def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int, spec: ExactSpec,
                 with_rewards: bool) -> tuple[np.ndarray, list[dict[str, Any]], float]:
     """Train ``method`` in ``policy_class``; return final log-probs [P, N], records and seconds."""
@@ -129,7 +119,8 @@ def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int
         loss.backward()
         opt.step()
         sched.step()
-        window.append({"loss": float(loss.detach()), **step_records(method, logratios, batch)})
+        window.append({"loss": float(loss.detach()),
+                       **group_records(logratios.detach(), batch.rewards, method.implicit_beta())})
     return policy().detach().numpy(), records, time.time() - t0
 
 

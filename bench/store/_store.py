@@ -173,9 +173,9 @@ class Store:
 
     def metrics(self, policy_ids: Sequence[str]) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(s.metrics).where(s.metrics.c.policy_id.in_(list(policy_ids)))
-                                .order_by(s.metrics.c.policy_id, s.metrics.c.step, s.metrics.c.name))
-            return [dict(r._mapping) for r in rows]
+            q = (select(s.metrics).where(s.metrics.c.policy_id.in_(list(policy_ids)))
+                 .order_by(s.metrics.c.policy_id, s.metrics.c.step, s.metrics.c.name))
+            return [dict(r) for r in conn.execute(q).mappings()]
 
     def link_policy(self, run_id: str, method: str, policy_id: str, setting: str) -> None:
         self._insert_ignore(s.run_policies, [{"run_id": run_id, "method": method, "policy_id": policy_id,

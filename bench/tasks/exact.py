@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from bench.exact._metrics import log_normalize
 from bench.hashing import content_key
 from bench.tasks._base import EvalPrompt, Task, TaskData
 
@@ -57,8 +58,7 @@ class ExactProblem:
 
     def star_logp(self, beta: float | None = None) -> np.ndarray:
         """log pi*(y|x) ∝ log pi_sft + r / beta, normalised per prompt."""
-        z = self.sft_logp() + self.reward / (beta or self.beta)
-        return z - _logsumexp(z)
+        return log_normalize(self.sft_logp() + self.reward / (beta or self.beta))
 
     def text(self, index: int) -> str:
         return " ".join(SYMBOLS[t] for t in self.outputs[index])
@@ -69,13 +69,8 @@ class ExactProblem:
 
 
 def factorized_logp(logits: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-    logp = logits - _logsumexp(logits)
+    logp = log_normalize(logits)
     return sum(logp[:, t, outputs[:, t]] for t in range(outputs.shape[1]))
-
-
-def _logsumexp(z: np.ndarray) -> np.ndarray:
-    m = z.max(axis=-1, keepdims=True)
-    return m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
 
 
 def build_problem(beta: float) -> ExactProblem:

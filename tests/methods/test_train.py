@@ -56,7 +56,7 @@ def test_training_raises_the_chosen_over_rejected_margin(model):
 
 
 def test_importance_sampled_kl_on_hand_computed_values():
-    from methods._train import _metrics
+    from methods._train import group_records as _metrics
 
     r = torch.tensor([[0.0, math.log(2.0)], [math.log(0.5), 0.0]])  # log w for 4 sequences
     rec = _metrics(r, None, 1.0)
