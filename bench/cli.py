@@ -159,6 +159,16 @@ def list_() -> None:
         click.echo(f"{title}: {', '.join(names)}")
 
 
+def _add_judge_commands() -> None:
+    from bench._cli_judges import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_judge_commands()
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="bench", standalone_mode=False)

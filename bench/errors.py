@@ -17,13 +17,13 @@ class InputError(BenchError):
     """Bad input: names the source (file, option), the row (line) and the field when known."""
 
     def __init__(self, message: str, *, source: str | None = None, row: int | None = None,
-                 field: str | None = None) -> None:
+                 field: str | None = None, row_label: str = "line") -> None:
         self.source, self.row, self.field = source, row, field
         where = []
         if source:
             where.append(str(source))
         if row is not None:
-            where.append(f"line {row}")
+            where.append(f"{row_label} {row}")
         if field:
             where.append(f"field {field!r}")
         prefix = ", ".join(where)

@@ -7,7 +7,7 @@ denominator. Pairs from one prompt are correlated, so the bootstrap resamples pr
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -96,3 +96,51 @@ def mean_ci(values: Iterable[float]) -> MeanCI:
     se = float(x.std(ddof=1) / np.sqrt(len(x)))
     t = _T975[len(x) - 2] if len(x) - 1 <= len(_T975) else 1.96
     return MeanCI(m, m - t * se, m + t * se, se, len(x))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A statistic with its 95% bootstrap interval; ``k`` of ``n`` when it is a share."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    standard_error: float
+    n: int
+    k: int | None = None
+
+
+def cluster_bootstrap(clusters: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], *, n_boot: int = 2000,
+                      seed: int = 0, level: float = 0.95) -> tuple[float, float, float, float]:
+    """A statistic of summed counts, with a percentile interval from resampling whole clusters (prompts).
+
+    ``clusters`` is [clusters, columns] of counts; ``fn`` maps summed columns ([..., columns]) to the
+    statistic and must broadcast over leading axes. Resamples whose statistic is undefined (nan) are
+    dropped. Seeded, so the interval is reproducible."""
+    clusters = np.asarray(clusters, dtype=float)
+    value = float(fn(clusters.sum(0)))
+    if len(clusters) == 0:
+        return value, float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(clusters), np.full(len(clusters), 1 / len(clusters)), size=n_boot)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boots = np.asarray(fn(weights @ clusters), dtype=float)
+    boots = boots[~np.isnan(boots)]
+    if len(boots) < 2:
+        return value, float("nan"), float("nan"), float("nan")
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
+    return value, float(lo), float(hi), float(boots.std(ddof=1))
+
+
+def cohen_kappa(confusion: np.ndarray) -> np.ndarray:
+    """Cohen's kappa of a k x k confusion matrix (rows: rater 1, columns: rater 2), flattened to k*k columns
+    on the last axis, so it broadcasts over bootstrap resamples."""
+    c = np.asarray(confusion, dtype=float)
+    k = int(round(np.sqrt(c.shape[-1])))
+    m = c.reshape(*c.shape[:-1], k, k)
+    n = m.sum((-1, -2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        po = np.trace(m, axis1=-2, axis2=-1) / n
+        pe = (m.sum(-1) * m.sum(-2)).sum(-1) / n**2
+        return (po - pe) / (1 - pe)

@@ -16,8 +16,18 @@ def _v1_to_v2(conn: Connection) -> None:
     metrics.create(conn)
 
 
+def _v2_to_v3(conn: Connection) -> None:
+    from sqlalchemy import text
+
+    from bench.store._schema import judge_calls
+
+    for column in ("verdict_ab VARCHAR(8)", "verdict_ba VARCHAR(8)", "annotator VARCHAR(64)"):
+        conn.execute(text(f"ALTER TABLE judgments ADD COLUMN {column}"))
+    judge_calls.create(conn)
+
+
 # MIGRATIONS[v] upgrades a database at version v to v + 1, inside one transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def current_version(conn: Connection) -> int | None:

@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 metadata = MetaData()
 
 meta = Table("meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
@@ -134,8 +134,33 @@ judgments = Table(
     Column("prompt_id", String(32), ForeignKey("prompts.id"), nullable=False),
     Column("gen_a", String(32), ForeignKey("generations.id"), nullable=False),
     Column("gen_b", String(32), ForeignKey("generations.id"), nullable=False),
-    Column("verdict", String(8), nullable=False),  # A | B | tie | invalid
+    Column("verdict", String(8), nullable=False),  # A | B | tie | invalid: the pair's outcome
     Column("detail_json", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    # Added in schema version 3. A judge that sees both orders stores each order's verdict, in the pair's
+    # own terms (A = gen_a preferred): ``verdict_ab`` with gen_a shown first, ``verdict_ba`` with gen_b
+    # first. Imported human labels name their annotator (one row per annotator and pair).
+    Column("verdict_ab", String(8)),
+    Column("verdict_ba", String(8)),
+    Column("annotator", String(64)),
     Index("ix_judgments_pair", "judge_id", "gen_a", "gen_b"),
+)
+
+# One request to an LLM judge and its answer, keyed by the hash of everything that determines the answer
+# (model, rendered messages, sampling settings): a rerun, or another run showing the judge the same texts,
+# finds it here and makes no call. Added in schema version 3.
+judge_calls = Table(
+    "judge_calls", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model", String(128), nullable=False),
+    Column("template_hash", String(32), nullable=False),
+    Column("response_text", Text, nullable=False),
+    Column("verdict", String(8), nullable=False),  # first | second | tie | invalid (presentation order)
+    Column("rationale", Text),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("latency_s", Float),
+    Column("cost_usd", Float),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

@@ -13,10 +13,13 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from bench.errors import InputError
 from bench.store import _schema as s
+from bench.store._judging import JudgingMixin
 from bench.store._migrations import migrate
+from bench.store._sql import chunks as _chunks
+from bench.store._sql import insert_ignore as _insert_ignore
 
 TABLES = ("runs", "invocations", "prompts", "policies", "train_steps", "metrics", "generations", "judges",
-          "scores", "judgments")
+          "scores", "judgments", "judge_calls")
 
 
 def normalize_url(url_or_path: str) -> str:
@@ -34,7 +37,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-class Store:
+class Store(JudgingMixin):
     """Every write is a transaction; inserts of content-addressed rows ignore rows already there."""
 
     def __init__(self, url_or_path: str) -> None:
@@ -65,26 +68,13 @@ class Store:
         """Insert rows whose primary key is not there yet, in one transaction; returns how many were new."""
         if not rows:
             return 0
-        pk = [c.name for c in table.primary_key.columns]
-        unique = list({tuple(r[k] for k in pk): r for r in rows}.values())
-        name = self.engine.dialect.name
         with self.engine.begin() as conn:
-            if name in ("sqlite", "postgresql"):
-                dialect_insert = _dialect_insert(name)
-                new = 0
-                for chunk in _chunks(unique, 500):
-                    res = conn.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=pk), chunk)
-                    new += max(res.rowcount, 0)
-                return new
-            present = set()  # other databases: look first, then insert what is missing
-            for r in unique:
-                cond = [table.c[k] == r[k] for k in pk]
-                if conn.execute(select(table.c[pk[0]]).where(*cond)).first():
-                    present.add(tuple(r[k] for k in pk))
-            new_rows = [r for r in unique if tuple(r[k] for k in pk) not in present]
-            if new_rows:
-                conn.execute(insert(table), new_rows)
-            return len(new_rows)
+            return _insert_ignore(conn, table, rows)
+
+    def insert_all(self, batches: Sequence[tuple[Any, Sequence[dict[str, Any]]]]) -> dict[str, int]:
+        """Insert-ignore several tables' rows in one transaction: all land, or none do."""
+        with self.engine.begin() as conn:
+            return {table.name: _insert_ignore(conn, table, rows) for table, rows in batches if rows}
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -219,62 +209,3 @@ class Store:
     def put_generations(self, rows: Sequence[dict[str, Any]]) -> int:
         now = time.time()
         return self._insert_ignore(s.generations, [{"source_id": None, "created_at": now, **r} for r in rows])
-
-    # -- judges, scores, judgments ----------------------------------------------------------------
-    def judge(self, judge_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(s.judges).where(s.judges.c.id == judge_id)).mappings().first()
-            return dict(row) if row else None
-
-    def put_judge(self, row: dict[str, Any]) -> None:
-        self._insert_ignore(s.judges, [{"created_at": time.time(), "path": None, **row}])
-
-    def scores(self, judge_id: str, generation_ids: Sequence[str]) -> dict[str, float | None]:
-        sc = s.scores
-        out: dict[str, float | None] = {}
-        with self.engine.connect() as conn:
-            for chunk in _chunks(list(generation_ids), 500):
-                q = select(sc.c.generation_id, sc.c.score).where(sc.c.judge_id == judge_id,
-                                                                  sc.c.generation_id.in_(chunk))
-                out.update({gid: v for gid, v in conn.execute(q)})
-        return out
-
-    def put_scores(self, judge_id: str, values: dict[str, float | None]) -> int:
-        return self._insert_ignore(s.scores, [{"judge_id": judge_id, "generation_id": g, "score": v}
-                                              for g, v in values.items()])
-
-    def judgment_ids(self, ids: Sequence[str]) -> set[str]:
-        j = s.judgments
-        found: set[str] = set()
-        with self.engine.connect() as conn:
-            for chunk in _chunks(list(ids), 500):
-                found |= set(conn.execute(select(j.c.id).where(j.c.id.in_(chunk))).scalars())
-        return found
-
-    def put_judgments(self, rows: Sequence[dict[str, Any]]) -> int:
-        now = time.time()
-        return self._insert_ignore(s.judgments, [{"created_at": now, **r} for r in rows])
-
-    def judgments(self, judge_id: str, ids: Sequence[str]) -> list[dict[str, Any]]:
-        j = s.judgments
-        out: list[dict[str, Any]] = []
-        with self.engine.connect() as conn:
-            for chunk in _chunks(list(ids), 500):
-                q = select(j).where(j.c.judge_id == judge_id, j.c.id.in_(chunk))
-                out += [dict(r) for r in conn.execute(q).mappings()]
-        return out
-
-
-def _dialect_insert(name: str) -> Any:
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-    return pg_insert
-
-
-def _chunks(items: list, size: int) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]

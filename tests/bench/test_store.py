@@ -71,11 +71,14 @@ def test_migrations_run_step_by_step_in_one_transaction(tmp_path, monkeypatch):
         assert "note" in [r[1] for r in c.execute(sql("pragma table_info(runs)"))]
 
 
-def test_version_1_database_gains_the_metrics_table(tmp_path):
+def test_version_1_database_is_migrated_to_the_current_schema(tmp_path):
     p = tmp_path / "v1.db"
     Store(str(p)).close()
-    con = sqlite3.connect(p)  # make it a version-1 database: no metrics table
+    con = sqlite3.connect(p)  # make it a version-1 database: no metrics, no judge calls, old judgments
     con.execute("drop table metrics")
+    con.execute("drop table judge_calls")
+    for column in ("verdict_ab", "verdict_ba", "annotator"):
+        con.execute(f"alter table judgments drop column {column}")
     con.execute("update meta set value='1' where key='schema_version'")
     con.commit()
     con.close()
@@ -87,4 +90,7 @@ def test_version_1_database_gains_the_metrics_table(tmp_path):
     with st.engine.connect() as c:
         from sqlalchemy import text as sql
 
-        assert c.execute(sql("select value from meta where key='schema_version'")).scalar() == "2"
+        assert c.execute(sql("select value from meta where key='schema_version'")).scalar() == str(SCHEMA_VERSION)
+        columns = [r[1] for r in c.execute(sql("pragma table_info(judgments)"))]
+        assert {"verdict_ab", "verdict_ba", "annotator"} <= set(columns)
+        assert c.execute(sql("select count(*) from judge_calls")).scalar() == 0
