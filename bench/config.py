@@ -85,6 +85,41 @@ class ExactSpec:
 
 
 @dataclass(frozen=True)
+class LLMJudgeSpec:
+    """The LLM pairwise judge: any OpenAI-compatible endpoint (GPT-4 by default, or ``bench serve-judge``).
+
+    Every pair is judged in both orders. The API key is read from the variable ``api_key_env`` and never
+    stored. Prices (USD per million tokens) only feed the cost figures; the defaults are GPT-4 (8k) list
+    prices."""
+
+    enabled: bool = False
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "gpt-4"
+    api_key_env: str = "OPENAI_API_KEY"
+    template: str = ""  # "" = the task's (tldr_v1, hh_v1, generic_v1), or a .yaml file
+    temperature: float = 0.0
+    max_tokens: int = 256
+    samples: int = 1  # samples per prompt and side that are judged (the paper: one)
+    concurrency: int = 8
+    max_retries: int = 6
+    timeout_s: float = 120.0
+    backoff_s: float = 1.0
+    price_prompt: float = 30.0
+    price_completion: float = 60.0
+
+    def __post_init__(self) -> None:
+        for key in ("max_tokens", "samples", "concurrency"):
+            if getattr(self, key) < 1:
+                raise InputError("must be at least 1", source="spec", field=f"llm_judge.{key}")
+        if self.max_retries < 0 or self.timeout_s <= 0 or self.backoff_s < 0:
+            raise InputError("retries and backoff must not be negative, the timeout positive", source="spec",
+                             field="llm_judge.max_retries")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise InputError(f"expected an http(s) URL, got {self.base_url!r}", source="spec",
+                             field="llm_judge.base_url")
+
+
+@dataclass(frozen=True)
 class EngineSpec:
     kind: str = "vllm"  # vllm | hf
     dtype: str = "float32"  # bf16 would round away small policy updates (lr 1e-6)
@@ -112,6 +147,7 @@ class RunSpec:
     reward_model: RewardModelSpec = field(default_factory=RewardModelSpec)
     engine: EngineSpec = field(default_factory=EngineSpec)
     exact: ExactSpec = field(default_factory=ExactSpec)
+    llm_judge: LLMJudgeSpec = field(default_factory=LLMJudgeSpec)
 
     def method(self, name: str) -> MethodSpec:
         for m in self.methods:

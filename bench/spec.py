@@ -11,6 +11,7 @@ from bench.config import (
     EngineSpec,
     EvalSpec,
     ExactSpec,
+    LLMJudgeSpec,
     MethodSpec,
     RewardModelSpec,
     RunSpec,
@@ -26,6 +27,7 @@ SECTIONS: dict[str, type] = {
     "reward_model": RewardModelSpec,
     "engine": EngineSpec,
     "exact": ExactSpec,
+    "llm_judge": LLMJudgeSpec,
 }
 TOP_LEVEL = {"task": str, "model": str, "preset": str, "seed": int}
 

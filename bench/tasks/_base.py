@@ -66,6 +66,7 @@ class Task:
     default_params: ClassVar[dict[str, float]] = {}
     #: an enumerable task whose policies are tables, trained and measured exactly (see tasks/exact.py)
     exact: ClassVar[bool] = False
+    judge_template: ClassVar[str] = "generic_v1"  # the LLM judge's prompt (judges/llm_pairwise/templates)
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         """The chat messages that ask the policy for a response to ``prompt``."""

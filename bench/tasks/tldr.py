@@ -15,6 +15,7 @@ FILES = {"train": "train_summarization.jsonl", "val": "val_summarization.jsonl"}
 
 class TLDR(Task):
     name = "tldr"
+    judge_template = "tldr_v1"
     version = "1"
     description = "Reddit TL;DR summarization; human comparisons of summaries (summarize-from-feedback)"
     instruction = "Write a one-sentence TL;DR summary of this Reddit post.\n\n{prompt}"
