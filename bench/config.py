@@ -106,6 +106,9 @@ class LLMJudgeSpec:
     backoff_s: float = 1.0
     price_prompt: float = 30.0
     price_completion: float = 60.0
+    # vLLM endpoints only: force answers into the template's response pattern (structured outputs), for
+    # small local judges that do not follow the format on their own. Part of the judge's identity.
+    constrain: bool = False
 
     def __post_init__(self) -> None:
         for key in ("max_tokens", "samples", "concurrency"):

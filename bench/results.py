@@ -33,8 +33,14 @@ def _grouped(store: Any, policy_id: str, sampling_key: str, prompt_ids: list[str
     return {p: [g["id"] for g in gens] for p, gens in grouped.items()}
 
 
-def matchups(store: Any, plan: dict[str, Any], prompt_ids: list[str]) -> list[Matchup]:
-    key, n = plan["sampling_key"], plan["n_samples"]
+def judge_samples(plan: dict[str, Any], judge_id: str) -> int:
+    """How many samples per prompt and side a judge compares (all for the reward model; the LLM judge's
+    ``samples``, one by default, as in the EXO paper)."""
+    return int(plan.get("judge_samples", {}).get(judge_id, plan["n_samples"]))
+
+
+def matchups(store: Any, plan: dict[str, Any], prompt_ids: list[str], n: int | None = None) -> list[Matchup]:
+    key, n = plan["sampling_key"], n or plan["n_samples"]
     sft = _grouped(store, plan["baseline_policy"], key, prompt_ids, n)
     ref = _grouped(store, plan["reference_policy"], "reference", prompt_ids, 1)
     out = []
@@ -46,6 +52,14 @@ def matchups(store: Any, plan: dict[str, Any], prompt_ids: list[str]) -> list[Ma
         vs_ref = tuple((p, a, b) for p in prompt_ids for a in gens[p] for b in ref[p])
         out += [Matchup(m["method"], "sft", vs_sft), Matchup(m["method"], "reference", vs_ref)]
     return out
+
+
+def judge_with_llm(store: Any, judge: Any, plan: dict[str, Any], prompt_ids: list[str],
+                   prompt_text: dict[str, str]) -> int:
+    """The LLM judge's verdicts (both orders) on every matchup pair of its samples; returns new judgments."""
+    pairs = sorted({pair for m in matchups(store, plan, prompt_ids, judge_samples(plan, judge.id)) for pair in m.pairs})
+    texts = store.generation_texts(sorted({g for _, a, b in pairs for g in (a, b)}))
+    return judge.judge_pairs(pairs, texts, prompt_text)
 
 
 def judge_with_scores(store: Any, judge: Any, plan: dict[str, Any], prompt_ids: list[str]) -> int:
@@ -80,7 +94,7 @@ def run_results(store: Any, run_id: str, *, n_boot: int = 2000) -> list[dict[str
     settings = {m["method"]: m["setting"] for m in plan["methods"]}
     rows = []
     for judge_id in plan["judges"]:
-        for m in matchups(store, plan, prompt_ids):
+        for m in matchups(store, plan, prompt_ids, judge_samples(plan, judge_id)):
             ids = [judgment_id(judge_id, a, b) for _, a, b in m.pairs]
             found = {j["id"]: j for j in store.judgments(judge_id, ids)}
             outcomes = [(j["prompt_id"], j["verdict"]) for j in found.values()]

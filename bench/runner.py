@@ -35,7 +35,7 @@ class Runner:
             lambda path: make_engine(e.kind, path, dtype=e.dtype, kv_cache_gib=e.kv_cache_gib))
         self.argv = argv
         self.stages: dict[str, float] = {}
-        self.counters: dict[str, int] = {}
+        self.counters: dict[str, float] = {}
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -126,11 +126,30 @@ class Runner:
                 "judges": [rm.id], "judge_names": {rm.id: "reward_model"},
                 "base_model": {"name": base.name, "identity": base.identity},
                 "reward_model": {"id": rm.id, "info": rm.info}}
+        llm = self._llm_judge(task, plan)
         self.store.set_plan(run_id, plan)
-        self._generate_and_judge(ctx, methods, policies, plan, rm, sampler)
+        self._generate_and_judge(ctx, methods, policies, plan, rm, sampler, llm, prompt_text)
+
+    def _llm_judge(self, task: Task, plan: dict[str, Any]) -> Any:
+        """The LLM judge if the spec enables it, entered into the plan with its prompt's hash."""
+        spec = self.spec.llm_judge
+        if not spec.enabled:
+            return None
+        import dataclasses
+
+        from judges.llm_pairwise import LLMPairwiseJudge
+
+        judge = LLMPairwiseJudge(self.store, dataclasses.replace(spec, template=spec.template or task.judge_template))
+        plan["judges"].append(judge.id)
+        plan["judge_names"][judge.id] = judge.name
+        plan["judge_samples"] = {judge.id: spec.samples}
+        plan["llm_judge"] = {"id": judge.id, "model": spec.model, "base_url": spec.base_url,
+                             "template": judge.template.name, "template_hash": judge.template.hash}
+        return judge
 
     def _generate_and_judge(self, ctx: Any, methods: dict[str, Any], policies: dict[str, Any],
-                            plan: dict[str, Any], rm: Any, sampler: Sampler) -> None:
+                            plan: dict[str, Any], rm: Any, sampler: Sampler, llm: Any,
+                            prompt_text: dict[str, str]) -> None:
         prompt_ids = [p.prompt_id for p in ctx.prompts]
         grouped: dict[str, dict[str, list[dict]]] = {}
         # Methods that sample the base policy go first, so they share one engine.
@@ -149,6 +168,16 @@ class Runner:
             from bench.results import judge_with_scores
 
             self.counters["judgments_added"] = judge_with_scores(self.store, rm, plan, prompt_ids)
+        if llm is not None:
+            with self.stage("llm_judging"):
+                from bench.results import judge_with_llm
+
+                try:
+                    self.counters["llm_judgments_added"] = judge_with_llm(self.store, llm, plan, prompt_ids,
+                                                                         prompt_text)
+                finally:
+                    self.counters.update(llm_calls=llm.calls_made, llm_cache_hits=llm.cache_hits,
+                                         llm_cost_usd=round(llm.cost_usd, 6))
         self.counters.update(generated=sampler.generated, scored=rm.scored)
 
     def methods(self) -> dict[str, Any]:

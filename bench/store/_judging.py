@@ -100,6 +100,14 @@ class JudgingMixin:
         now = time.time()
         return self._insert_ignore(s.judge_calls, [{"created_at": now, **r} for r in rows])
 
+    def generation_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        g = s.generations
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(list(ids), 500):
+                out.update({gid: text for gid, text in conn.execute(select(g.c.id, g.c.text).where(g.c.id.in_(chunk)))})
+        return out
+
     # -- lookups for imports ---------------------------------------------------------------------
     def existing_prompts(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()

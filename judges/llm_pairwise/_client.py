@@ -34,6 +34,7 @@ class CallSettings:
     max_retries: int
     timeout_s: float
     backoff_s: float = 1.0  # first retry waits about this long; doubled each time, capped at 60 s
+    response_regex: str | None = None  # sent as vLLM structured outputs when set
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,10 @@ async def _call(client: Any, s: CallSettings, messages: list[dict[str, str]], se
         for attempt in range(1, s.max_retries + 2):
             t0 = time.monotonic()
             try:
+                extra = {"structured_outputs": {"regex": s.response_regex}} if s.response_regex else None
                 resp = await client.chat.completions.create(model=s.model, messages=messages,
-                                                            temperature=s.temperature, max_tokens=s.max_tokens)
+                                                            temperature=s.temperature, max_tokens=s.max_tokens,
+                                                            extra_body=extra)
                 usage = resp.usage
                 return Reply(resp.choices[0].message.content or "", getattr(usage, "prompt_tokens", None),
                              getattr(usage, "completion_tokens", None), time.monotonic() - t0, attempt)

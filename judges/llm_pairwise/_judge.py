@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from bench.errors import InputError
 from bench.hashing import content_key
 from bench.progress import progress
 from judges._verdicts import combine_orders
@@ -42,9 +43,15 @@ class LLMPairwiseJudge:
         self.settings = CallSettings(base_url=spec.base_url, model=spec.model, api_key_env=spec.api_key_env,
                                      temperature=spec.temperature, max_tokens=spec.max_tokens,
                                      concurrency=spec.concurrency, max_retries=spec.max_retries,
-                                     timeout_s=spec.timeout_s, backoff_s=spec.backoff_s)
+                                     timeout_s=spec.timeout_s, backoff_s=spec.backoff_s,
+                                     response_regex=self.template.response if spec.constrain else None)
+        if spec.constrain and not self.template.response:
+            raise InputError(f"template {self.template.name!r} has no 'response' pattern to constrain answers to",
+                             source="llm_judge.constrain")
         identity = {"model": spec.model, "template": self.template.name, "template_hash": self.template.hash,
                     "temperature": spec.temperature, "max_tokens": spec.max_tokens}
+        if spec.constrain:
+            identity["constrained_to"] = self.template.response
         self.id = content_key("judge", "llm", identity)
         self.name = f"llm:{spec.model}"
         # everything needed to rebuild the judge, never the key itself (only the variable's name)
@@ -58,7 +65,8 @@ class LLMPairwiseJudge:
 
     def request(self, prompt: str, first: str, second: str) -> tuple[str, list[dict[str, str]]]:
         messages = self.template.render(prompt, first, second)
-        key = content_key("llm-call", self.spec.model, messages, self.spec.temperature, self.spec.max_tokens)
+        key = content_key("llm-call", self.spec.model, messages, self.spec.temperature, self.spec.max_tokens,
+                          *([self.settings.response_regex] if self.settings.response_regex else []))
         return key, messages
 
     def _call_row(self, key: str, reply: Reply) -> dict[str, Any]:

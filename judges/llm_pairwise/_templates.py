@@ -20,6 +20,7 @@ class Template:
     user: str
     verdict: re.Pattern[str]
     rationale: re.Pattern[str] | None
+    response: str | None  # a regular expression for the whole answer, for endpoints that can enforce it
     hash: str  # sha256 (32 hex) of the file's text
     source: str
 
@@ -66,4 +67,4 @@ def load_template(name_or_path: str) -> Template:
     except re.error as e:
         raise InputError(f"not a regular expression ({e})", source=str(path), field="verdict") from None
     return Template(name=data["name"], user=data["user"], verdict=verdict, rationale=rationale,
-                    hash=text_hash(text, 32), source=str(path))
+                    response=data.get("response"), hash=text_hash(text, 32), source=str(path))

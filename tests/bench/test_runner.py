@@ -139,3 +139,44 @@ def test_external_outputs_join_the_run_and_bad_files_name_the_row(tiny_models, m
     ext = rows[("external", "reference")]
     assert ext["n_total"] == 3 and ext["n_ties"] == 3  # the imported outputs are the references: all ties
     assert rows[("external", "sft")]["n_total"] == 3 * 1 * 2
+
+
+def test_llm_judge_in_a_run_judges_both_orders_once(tiny_models, mini_data, store, tmp_path, monkeypatch):
+    """The LLM judge (a local endpoint preferring the longer summary) joins the run's judges; a rerun
+    makes no call."""
+    from judge_endpoint import Endpoint
+
+    from bench.results import run_results
+
+    def longer(content):
+        a = content.split("Summary A:")[1].split("Summary B:")[0]
+        b = content.split("Summary B:")[1].split("FIRST provide")[0]
+        return f"Comparison: length.\nPreferred: {'A' if len(a) >= len(b) else 'B'}"
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with Endpoint(longer) as ep:
+        spec = build_spec([flags_layer([
+            f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=16", "reward_model.val_pairs=8",
+            "eval.prompts=3", "eval.samples=2", "eval.max_new_tokens=6", "bon.n=2", "engine.kind=hf",
+            "train.pairs=8", "train.batch_size=4", "llm_judge.enabled=true", f"llm_judge.base_url={ep.base_url}",
+            "llm_judge.model=judge-model", "llm_judge.price_prompt=0", "llm_judge.price_completion=0",
+        ], task="tldr", methods="exo,dpo,bon", preset="smoke", model=str(tiny_models["policy"]))])
+        runner = Runner(spec, store, tmp_path / "out", mini_data)
+        run_id = runner.run()
+        # 3 prompts x (exo, dpo, bon vs sft + 4 methods vs reference) = 21 pairs, two orders each; the
+        # barely trained tiny policies often repeat SFT's text, and a request seen once is not sent again
+        assert runner.counters["llm_judgments_added"] == 21
+        judge_id = json.loads(store.run(run_id)["plan_json"])["llm_judge"]["id"]
+        shown = {(r["prompt_id"], *order) for r in store.judgments_with_texts(judge_id)
+                 for order in ((r["text_a"], r["text_b"]), (r["text_b"], r["text_a"]))}
+        assert runner.counters["llm_calls"] == len(shown) == ep.requests
+        rerun = Runner(spec, store, tmp_path / "out", mini_data)
+        assert rerun.run() == run_id
+        assert rerun.counters["llm_calls"] == 0 and ep.requests == len(shown)
+    rows = {(r["method"], r["opponent"]): r for r in run_results(store, run_id) if r["judge"] == "llm:judge-model"}
+    assert rows[("exo", "reference")]["n_total"] + rows[("exo", "reference")]["n_invalid"] == 3
+    assert rows[("sft", "sft")]["n_total"] == 0  # one sample per side: SFT has no other sample to meet
+    plan = json.loads(store.run(run_id)["plan_json"])
+    assert plan["llm_judge"]["template"] == "tldr_v1" and len(plan["llm_judge"]["template_hash"]) == 32
+    html = rerun.report_path.read_text()
+    assert "LLM judge vs reward model" in html and plan["llm_judge"]["template_hash"] in html

@@ -4,7 +4,7 @@ concurrency, the call cache, and the API key kept out of the database and the er
 import dataclasses
 
 import pytest
-from endpoint import Endpoint
+from judge_endpoint import Endpoint
 
 from bench.config import LLMJudgeSpec
 from judges.llm_pairwise import JudgeEndpointError, LLMPairwiseJudge, load_template
@@ -49,7 +49,7 @@ def test_both_orders_and_the_cache(store):
         judge = _judge(store, ep)
         assert judge.judge_pairs(pairs, texts, {"p": PROMPT}) == 2
         assert ep.requests == 4  # two orders per pair
-        rows = store.judgments(judge.id, [r for r in store.judgment_ids([])] or _ids(store, judge))
+        rows = store.judgments(judge.id, _ids(store, judge))
         assert {(r["verdict"], r["verdict_ab"], r["verdict_ba"]) for r in rows} == {("A", "A", "A")}
         rerun = _judge(store, ep)
         assert rerun.judge_pairs(pairs, texts, {"p": PROMPT}) == 0 and ep.requests == 4  # nothing judged again
@@ -175,3 +175,13 @@ def test_templates_render_and_parse():
     assert t.parse('Comparison: x\n**Preferred:** "B"')[0] == "second"
     assert t.parse("Preferred: C")[0] == "invalid"
     assert load_template("hh_v1").parse("Comparison: y\nMore helpful: B") == ("second", "y")
+
+
+def test_constrained_answers_send_the_response_pattern(store):
+    pairs, texts = _setup(store, n_pairs=1)
+    with Endpoint(prefers("good")) as ep:
+        plain = _judge(store, ep)
+        constrained = _judge(store, ep, constrain=True)
+        assert constrained.id != plain.id  # a different judge: its answers are forced into a shape
+        constrained.judge_pairs(pairs, texts, {"p": PROMPT})
+    assert {b["structured_outputs"]["regex"] for b in ep.bodies} == {load_template("tldr_v1").response}

@@ -21,6 +21,7 @@ class Endpoint:
         self.requests = 0
         self.in_flight = self.max_in_flight = 0
         self.auth: set[str] = set()
+        self.bodies: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -62,6 +63,7 @@ class Endpoint:
                     ep.in_flight += 1
                     ep.max_in_flight = max(ep.max_in_flight, ep.in_flight)
                     ep.auth.add(self.headers.get("Authorization", ""))
+                    ep.bodies.append(body)
                     action = ep.faults.pop(0) if ep.faults else "ok"
                 try:
                     self._act(action, body)
