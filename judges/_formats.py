@@ -84,18 +84,9 @@ def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _jsonl_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    rows = []
-    for lineno, line in enumerate(_decode(path).split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"invalid JSON ({e.msg} at column {e.colno})", source=str(path), row=lineno) from None
-        if not isinstance(row, dict):
-            raise InputError(f"expected a JSON object, got {type(row).__name__}", source=str(path), row=lineno)
-        rows.append((lineno, row))
-    return rows
+    from bench.tasks._jsonl import read_jsonl
+
+    return list(read_jsonl(path, ()))
 
 
 def _json_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
