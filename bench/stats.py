@@ -144,3 +144,11 @@ def cohen_kappa(confusion: np.ndarray) -> np.ndarray:
         po = np.trace(m, axis1=-2, axis2=-1) / n
         pe = (m.sum(-1) * m.sum(-2)).sum(-1) / n**2
         return (po - pe) / (1 - pe)
+
+
+from bench._bt import bradley_terry, fit_bradley_terry  # noqa: E402  (re-exported)
+from bench._paired import holm, length_controlled, sign_test  # noqa: E402
+
+__all__ = ["Estimate", "MeanCI", "WinRate", "bradley_terry", "cluster_bootstrap", "cohen_kappa",
+           "fit_bradley_terry", "holm", "length_controlled", "mean_ci", "sign_test", "verdict_from_scores",
+           "win_rate"]
