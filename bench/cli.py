@@ -146,6 +146,27 @@ def results(db: str, run_id: str | None, fmt: str) -> None:
         _print_table(store, rid)
 
 
+@cli.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+@click.option("--task", help="Only judges used on this task.")
+@click.option("--judge", help="Only this judge (name or id prefix).")
+@click.option("--baseline", default="sft", show_default=True, help="The system ratings and win rates are against.")
+@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False),
+              help="Folder for leaderboard.html, .csv and .md.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--n-boot", default=200, show_default=True)
+def leaderboard(db: str, task: str | None, judge: str | None, baseline: str, out: str, seed: int,
+                n_boot: int) -> None:
+    """Bradley-Terry ratings of every system in a database, one board per judge (HTML, CSV, Markdown)."""
+    from bench.store import Store
+    from reports import write_leaderboard
+
+    paths = write_leaderboard(Store(db), Path(out), task=task, judge=judge, baseline=baseline, seed=seed,
+                              n_boot=n_boot)
+    click.echo(paths["md"].read_text(encoding="utf-8"))
+    click.echo("written: " + ", ".join(str(p) for p in paths.values()))
+
+
 @cli.command(name="list")
 def list_() -> None:
     """Registered methods, tasks, judges and presets."""

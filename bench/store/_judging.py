@@ -87,6 +87,21 @@ class JudgingMixin:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def judgment_games(self, judge_id: str) -> list[tuple[str, str, str, str]]:
+        """A judge's judgments as lean (prompt, policy of gen_a, policy of gen_b, verdict) rows."""
+        j = s.judgments
+        ga, gb = aliased(s.generations), aliased(s.generations)
+        q = (select(j.c.prompt_id, ga.c.policy_id, gb.c.policy_id, j.c.verdict)
+             .join(ga, ga.c.id == j.c.gen_a).join(gb, gb.c.id == j.c.gen_b).where(j.c.judge_id == judge_id))
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(q)]
+
+    def run_rows(self) -> list[dict[str, Any]]:
+        """Every run's id, task, status and plan."""
+        with self.engine.connect() as conn:
+            q = select(s.runs.c.id, s.runs.c.task, s.runs.c.status, s.runs.c.plan_json).order_by(s.runs.c.created_at)
+            return [dict(r) for r in conn.execute(q).mappings()]
+
     # -- LLM-judge calls -------------------------------------------------------------------------
     def judge_calls(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         c = s.judge_calls

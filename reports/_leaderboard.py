@@ -1,0 +1,146 @@
+"""``bench leaderboard``: Bradley–Terry ratings of every system a judge has compared, across all runs in a
+database, with bootstrap intervals over prompts, and each system's win rate against a baseline.
+
+One board per judge (a reward model, an LLM judge, imported humans): mixing judges in one rating would
+mix scales. A method plugged in later joins a board by running it on the same task with the same judge:
+its matchups against SFT and the reference connect it to every other entry.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.stats import bradley_terry, win_rate
+
+
+def _judges_for(store: Any, task: str | None, judge: str | None) -> list[tuple[dict[str, Any], str]]:
+    """(judge row, task label) pairs to rank; imported judges belong to no task."""
+    from judges import resolve_judge
+
+    tasks: dict[str, set[str]] = {}
+    for run in store.run_rows():
+        for jid in json.loads(run["plan_json"]).get("judges", []) if run["plan_json"] else []:
+            tasks.setdefault(jid, set()).add(run["task"])
+    candidates = [resolve_judge(store, judge)[0]] if judge else [j for j in store.all_judges() if j["n_judgments"]]
+    out = []
+    for j in candidates:
+        label = ", ".join(sorted(tasks.get(j["id"], set()))) or "imported"
+        if task is None or task in tasks.get(j["id"], set()):
+            out.append((j, label))
+    return out
+
+
+def _labels(store: Any, policy_ids: list[str]) -> dict[str, str]:
+    methods = {pid: (store.policy(pid) or {}).get("method", pid[:12]) for pid in policy_ids}
+    repeated = Counter(methods.values())
+    return {pid: m if repeated[m] == 1 else f"{m} ({pid[:6]})" for pid, m in methods.items()}
+
+
+def board(store: Any, judge: dict[str, Any], task_label: str, *, baseline: str = "sft", n_boot: int = 200,
+          seed: int = 0) -> dict[str, Any] | None:
+    games = store.judgment_games(judge["id"])
+    valid = [g for g in games if g[3] != "invalid"]
+    if not valid:
+        return None
+    policies = sorted({p for g in games for p in g[1:3]})
+    index = {p: i for i, p in enumerate(policies)}
+    labels = _labels(store, policies)
+    played = Counter(p for g in valid for p in g[1:3])
+    named = [p for p in policies if labels[p].split(" (")[0] == baseline]
+    base = max(named, key=lambda p: played[p]) if named else max(policies, key=lambda p: played[p])
+    fit = bradley_terry([(g[0], index[g[1]], index[g[2]], g[3]) for g in valid], len(policies), index[base],
+                        n_boot=n_boot, seed=seed)
+    invalid = Counter(p for g in games if g[3] == "invalid" for p in g[1:3])
+    entries = []
+    for p in policies:
+        i = index[p]
+        vs = [(g[0], g[3] if g[1] == p else {"A": "B", "B": "A"}.get(g[3], g[3])) for g in games
+              if p in g[1:3] and base in g[1:3] and g[1] != g[2]]
+        wr = win_rate(vs, n_boot=1000, seed=seed) if vs and p != base else None
+        entries.append({"system": labels[p], "policy_id": p, "rating": float(fit["theta"][i]),
+                        "ci_low": float(fit["ci_low"][i]), "ci_high": float(fit["ci_high"][i]),
+                        "p_beats_baseline": float(1 / (1 + np.exp(-fit["theta"][i]))),
+                        "n_games": played[p], "n_invalid": invalid[p], "vs_baseline": wr.as_dict() if wr else None})
+    entries.sort(key=lambda e: -e["rating"])
+    return {"judge": judge["name"], "judge_id": judge["id"], "judge_kind": judge["kind"], "task": task_label,
+            "baseline": labels[base], "n_judgments": len(games), "n_invalid": len(games) - len(valid),
+            "n_prompts": len({g[0] for g in games}), "n_boot": n_boot, "seed": seed, "entries": entries}
+
+
+def leaderboards(store: Any, *, task: str | None = None, judge: str | None = None, baseline: str = "sft",
+                 n_boot: int = 200, seed: int = 0) -> list[dict[str, Any]]:
+    boards = [board(store, j, label, baseline=baseline, n_boot=n_boot, seed=seed)
+              for j, label in _judges_for(store, task, judge)]
+    return [b for b in boards if b is not None]
+
+
+def _flat(boards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for b in boards:
+        for rank, e in enumerate(b["entries"], start=1):
+            wr = e["vs_baseline"] or {}
+            rows.append({"task": b["task"], "judge": b["judge"], "rank": rank, "system": e["system"],
+                         "rating": e["rating"], "ci_low": e["ci_low"], "ci_high": e["ci_high"],
+                         "p_beats_baseline": e["p_beats_baseline"], "baseline": b["baseline"],
+                         "win_rate_vs_baseline": wr.get("win_rate"), "win_rate_ci_low": wr.get("ci_low"),
+                         "win_rate_ci_high": wr.get("ci_high"), "n_wins": wr.get("n_wins"),
+                         "n_losses": wr.get("n_losses"), "n_ties": wr.get("n_ties"), "n_total": wr.get("n_total"),
+                         "n_games": e["n_games"], "n_invalid": e["n_invalid"], "policy_id": e["policy_id"]})
+    return rows
+
+
+def to_csv(boards: list[dict[str, Any]]) -> str:
+    rows = _flat(boards)
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return buf.getvalue()
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(boards: list[dict[str, Any]]) -> str:
+    out = []
+    for b in boards:
+        out.append(f"### {_md_cell(b['task'])} · judge {_md_cell(b['judge'])}\n")
+        out.append(f"Bradley–Terry rating (log-odds of beating {_md_cell(b['baseline'])}), 95% bootstrap CI over "
+                   f"{b['n_prompts']} prompts; {b['n_judgments']} judgments, {b['n_invalid']} invalid.\n")
+        out.append("| # | system | rating [95% CI] | win rate vs baseline [95% CI] | n (W/L/T) | invalid |")
+        out.append("|---|---|---|---|---|---|")
+        for rank, e in enumerate(b["entries"], start=1):
+            wr = e["vs_baseline"]
+            cell = (f"{100 * wr['win_rate']:.1f}% [{100 * wr['ci_low']:.1f}, {100 * wr['ci_high']:.1f}]"
+                    if wr and wr["n_total"] else "–")
+            counts = f"{wr['n_total']} ({wr['n_wins']}/{wr['n_losses']}/{wr['n_ties']})" if wr else "–"
+            out.append(f"| {rank} | {_md_cell(e['system'])} | {e['rating']:+.3f} [{e['ci_low']:+.3f}, "
+                       f"{e['ci_high']:+.3f}] | {cell} | {counts} | {e['n_invalid']} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def write_leaderboard(store: Any, out: Path, **kw: Any) -> dict[str, Path]:
+    """leaderboard.html, .csv and .md under ``out`` (each written whole, then moved into place)."""
+    from reports._render import _env
+
+    boards = leaderboards(store, **kw)
+    out.mkdir(parents=True, exist_ok=True)
+    html = _env().get_template("leaderboard.html.j2").render(boards=boards, db=store.url.split("/")[-1])
+    paths = {}
+    for ext, text in (("html", html), ("csv", to_csv(boards)), ("md", to_markdown(boards))):
+        target = out / f"leaderboard.{ext}"
+        tmp = target.with_suffix(f".{ext}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+        paths[ext] = target
+    return paths
