@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.hashing import content_key
-from bench.stats import WinRate, verdict_from_scores, win_rate
+from bench.stats import WinRate, length_controlled, verdict_from_scores, win_rate
 
 OPPONENTS = ("sft", "reference")
 
@@ -94,12 +94,17 @@ def run_results(store: Any, run_id: str, *, n_boot: int = 2000) -> list[dict[str
     settings = {m["method"]: m["setting"] for m in plan["methods"]}
     rows = []
     for judge_id in plan["judges"]:
-        for m in matchups(store, plan, prompt_ids, judge_samples(plan, judge_id)):
+        ms = matchups(store, plan, prompt_ids, judge_samples(plan, judge_id))
+        lengths = store.generation_lengths(sorted({g for m in ms for _, a, b in m.pairs for g in (a, b)}))
+        for m in ms:
             ids = [judgment_id(judge_id, a, b) for _, a, b in m.pairs]
             found = {j["id"]: j for j in store.judgments(judge_id, ids)}
             outcomes = [(j["prompt_id"], j["verdict"]) for j in found.values()]
             wr: WinRate = win_rate(outcomes, n_boot=n_boot, seed=0)
+            lc = length_controlled([(j["prompt_id"], j["verdict"], lengths[j["gen_a"]] - lengths[j["gen_b"]])
+                                    for j in found.values()])
             rows.append({"method": m.method, "setting": settings[m.method], "opponent": m.opponent,
                          "judge": plan["judge_names"][judge_id], "n_pairs_planned": len(m.pairs),
-                         "n_judged": len(found), **wr.as_dict()})
+                         "n_judged": len(found), **wr.as_dict(), "lc_win_rate": lc["lc_win_rate"],
+                         "lc_ci_low": lc["ci_low"], "lc_ci_high": lc["ci_high"]})
     return rows

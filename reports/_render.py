@@ -87,9 +87,12 @@ def render_run_report(store: Any, run_id: str) -> str:
         return _env().get_template("exact.html.j2").render(exact=exact_view(store, plan), **common)
     common["training_charts"] = _training_charts(store, policies)
     if plan:
+        from bench._paired_runs import run_paired
         from reports._judges import llm_panel
 
-        common["llm"] = llm_panel(store, plan, [p["id"] for p in store.run_prompts(run_id)])
+        prompt_ids = [p["id"] for p in store.run_prompts(run_id)]
+        common["llm"] = llm_panel(store, plan, prompt_ids)
+        common["paired"] = run_paired(store, plan, prompt_ids)
     return _env().get_template("run.html.j2").render(
         table=_table(rows), rows=rows, judges=sorted({r["judge"] for r in rows}), opponents=["sft", "reference"],
         examples=_examples(store, run_id, plan) if plan else [], **common)

@@ -123,6 +123,14 @@ class JudgingMixin:
                 out.update({gid: text for gid, text in conn.execute(select(g.c.id, g.c.text).where(g.c.id.in_(chunk)))})
         return out
 
+    def generation_lengths(self, ids: Sequence[str]) -> dict[str, int]:
+        g = s.generations
+        out: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(list(ids), 500):
+                out.update({gid: n for gid, n in conn.execute(select(g.c.id, g.c.n_tokens).where(g.c.id.in_(chunk)))})
+        return out
+
     # -- lookups for imports ---------------------------------------------------------------------
     def existing_prompts(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()

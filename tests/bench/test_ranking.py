@@ -52,7 +52,7 @@ def test_length_controlled_matches_scipy_logistic_and_removes_a_pure_length_effe
     d = rng.normal(0, 20, 400)
     win = rng.random(400) < 1 / (1 + np.exp(-(0.4 + 1.5 * np.tanh(d / d.std()))))
     outcomes = [(f"p{i}", "A" if w else "B", float(x)) for i, (w, x) in enumerate(zip(win, d, strict=True))]
-    lc = length_controlled(outcomes, n_boot=50)
+    lc = length_controlled(outcomes)
     x = np.tanh(d / d.std())
 
     def nll(beta):
@@ -67,5 +67,25 @@ def test_length_controlled_matches_scipy_logistic_and_removes_a_pure_length_effe
     swayed = rng.random(2000) < 1 / (1 + np.exp(-2 * np.tanh(d2 / d2.std())))
     longer = [(f"q{i}", "A" if w else "B", float(x)) for i, (w, x) in enumerate(zip(swayed, d2, strict=True))]
     raw = swayed.mean()
-    lc2 = length_controlled(longer, n_boot=50)
+    lc2 = length_controlled(longer)
     assert raw > 0.55 and abs(lc2["lc_win_rate"] - 0.5) < 0.04 and lc2["ci_low"] < 0.5 < lc2["ci_high"]
+
+
+def test_length_controlled_interval_agrees_with_a_prompt_bootstrap():
+    rng = np.random.default_rng(0)
+    rows = []
+    for p in range(150):
+        effect = rng.normal(0, 1)  # prompts differ: pairs of one prompt are correlated
+        for _ in range(6):
+            d = rng.normal(3, 15)
+            rows.append((f"p{p}", "A" if rng.random() < 1 / (1 + np.exp(-(0.3 + effect + 0.8 * np.tanh(d / 15))))
+                         else "B", d))
+    lc = length_controlled(rows)
+    by_prompt = {}
+    for r in rows:
+        by_prompt.setdefault(r[0], []).append(r)
+    groups = list(by_prompt.values())
+    boots = [length_controlled([r for i in rng.integers(0, len(groups), len(groups)) for r in groups[i]])
+             ["lc_win_rate"] for _ in range(200)]
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    assert lc["ci_low"] == pytest.approx(lo, abs=0.01) and lc["ci_high"] == pytest.approx(hi, abs=0.01)
