@@ -14,6 +14,7 @@ from bench.hashing import content_key
 from bench.stats import WinRate, length_controlled, verdict_from_scores, win_rate
 
 OPPONENTS = ("sft", "reference")
+LC_MIN_PAIRS = 30  # below this a length-controlled fit is mostly noise (and often separable): not reported
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,9 @@ def run_results(store: Any, run_id: str, *, n_boot: int = 2000) -> list[dict[str
             outcomes = [(j["prompt_id"], j["verdict"]) for j in found.values()]
             wr: WinRate = win_rate(outcomes, n_boot=n_boot, seed=0)
             lc = length_controlled([(j["prompt_id"], j["verdict"], lengths[j["gen_a"]] - lengths[j["gen_b"]])
-                                    for j in found.values()])
+                                    for j in found.values()]) if wr.n_total >= LC_MIN_PAIRS else {}
             rows.append({"method": m.method, "setting": settings[m.method], "opponent": m.opponent,
                          "judge": plan["judge_names"][judge_id], "n_pairs_planned": len(m.pairs),
-                         "n_judged": len(found), **wr.as_dict(), "lc_win_rate": lc["lc_win_rate"],
-                         "lc_ci_low": lc["ci_low"], "lc_ci_high": lc["ci_high"]})
+                         "n_judged": len(found), **wr.as_dict(), "lc_win_rate": lc.get("lc_win_rate"),
+                         "lc_ci_low": lc.get("ci_low"), "lc_ci_high": lc.get("ci_high")})
     return rows

@@ -64,8 +64,8 @@ def board(store: Any, judge: dict[str, Any], task_label: str, *, baseline: str =
         vs = [(g[0], g[3] if g[1] == p else {"A": "B", "B": "A"}.get(g[3], g[3])) for g in games
               if p in g[1:3] and base in g[1:3] and g[1] != g[2]]
         wr = win_rate(vs, n_boot=1000, seed=seed) if vs and p != base else None
-        entries.append({"system": labels[p], "policy_id": p, "rating": float(fit["theta"][i]),
-                        "ci_low": float(fit["ci_low"][i]), "ci_high": float(fit["ci_high"][i]),
+        entries.append({"system": labels[p], "policy_id": p, "rating": float(fit["theta"][i]) + 0.0,
+                        "ci_low": float(fit["ci_low"][i]) + 0.0, "ci_high": float(fit["ci_high"][i]) + 0.0,
                         "p_beats_baseline": float(1 / (1 + np.exp(-fit["theta"][i]))),
                         "n_games": played[p], "n_invalid": invalid[p], "vs_baseline": wr.as_dict() if wr else None})
     entries.sort(key=lambda e: -e["rating"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,6 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("BENCH_DATA_DIR") or REPO.parent / "shared" / "data").resolve()
 
 os.environ.setdefault("BENCH_NO_PROGRESS", "1")
+
+SCRIPT = "<script>document.title='pwned'</script>"
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +38,16 @@ def store(tmp_path: Path):
     s = Store(str(tmp_path / "bench.db"))
     yield s
     s.close()
+
+
+@pytest.fixture()
+def mini_data(tmp_path, data_dir):
+    """The first TL;DR rows, with a reference that carries a script tag."""
+    folder = tmp_path / "data" / "tldr"
+    folder.mkdir(parents=True)
+    train = (data_dir / "tldr" / "train_summarization.jsonl").read_text().splitlines()[:24]
+    val = [json.loads(x) for x in (data_dir / "tldr" / "val_summarization.jsonl").read_text().splitlines()[:12]]
+    val[0]["chosen"] = SCRIPT + " " + val[0]["chosen"]
+    (folder / "train_summarization.jsonl").write_text("\n".join(train) + "\n")
+    (folder / "val_summarization.jsonl").write_text("\n".join(json.dumps(v) for v in val) + "\n")
+    return folder.parent

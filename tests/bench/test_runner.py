@@ -3,26 +3,12 @@
 import json
 
 import pytest
+from conftest import SCRIPT
 
 from bench.errors import StageError
 from bench.generation import make_engine
 from bench.runner import Runner
 from bench.spec import build_spec, flags_layer
-
-SCRIPT = "<script>document.title='pwned'</script>"
-
-
-@pytest.fixture()
-def mini_data(tmp_path, data_dir):
-    """The first TL;DR rows, with a reference that carries a script tag."""
-    folder = tmp_path / "data" / "tldr"
-    folder.mkdir(parents=True)
-    train = (data_dir / "tldr" / "train_summarization.jsonl").read_text().splitlines()[:24]
-    val = [json.loads(x) for x in (data_dir / "tldr" / "val_summarization.jsonl").read_text().splitlines()[:12]]
-    val[0]["chosen"] = SCRIPT + " " + val[0]["chosen"]
-    (folder / "train_summarization.jsonl").write_text("\n".join(train) + "\n")
-    (folder / "val_summarization.jsonl").write_text("\n".join(json.dumps(v) for v in val) + "\n")
-    return folder.parent
 
 
 def tiny_spec(tiny_models):
