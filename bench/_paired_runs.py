@@ -39,17 +39,10 @@ def paired_matrix(scores: dict[str, dict[str, float]]) -> dict[str, Any]:
     return {"methods": methods, "cells": cells, "n_tests": len(tests)}
 
 
-def run_paired(store: Any, plan: dict[str, Any], prompt_ids: list[str]) -> list[dict[str, Any]]:
-    """One matrix per (judge, opponent) of a run."""
-    from bench.results import judge_samples, judgment_id, matchups
-
-    out = []
-    for judge_id in plan["judges"]:
-        by_opponent: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
-        for m in matchups(store, plan, prompt_ids, judge_samples(plan, judge_id)):
-            rows = store.judgments(judge_id, [judgment_id(judge_id, a, b) for _, a, b in m.pairs])
-            by_opponent[m.opponent][m.method] = per_prompt_scores(rows)
-        for opponent, scores in by_opponent.items():
-            if len(scores) > 1:
-                out.append({"judge": plan["judge_names"][judge_id], "opponent": opponent, **paired_matrix(scores)})
-    return out
+def run_paired(plan: dict[str, Any], judged: list[Any]) -> list[dict[str, Any]]:
+    """One matrix per (judge, opponent) of a run, from its judged matchups."""
+    by_key: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(dict)
+    for j in judged:
+        by_key[(j.judge_id, j.matchup.opponent)][j.matchup.method] = per_prompt_scores(j.rows)
+    return [{"judge": plan["judge_names"][judge_id], "opponent": opponent, **paired_matrix(scores)}
+            for (judge_id, opponent), scores in by_key.items() if len(scores) > 1]

@@ -81,8 +81,29 @@ def judge_with_scores(store: Any, judge: Any, plan: dict[str, Any], prompt_ids: 
     return store.put_judgments(rows)
 
 
-def run_results(store: Any, run_id: str, *, n_boot: int = 2000) -> list[dict[str, Any]]:
-    """One row per (method, opponent, judge): the win rate with its counts and 95% CI."""
+@dataclass(frozen=True)
+class Judged:
+    """A matchup under one judge, with the judgments found for its pairs."""
+
+    judge_id: str
+    matchup: Matchup
+    rows: list[dict[str, Any]]
+
+
+def judged_matchups(store: Any, plan: dict[str, Any], prompt_ids: list[str]) -> list[Judged]:
+    """Every (judge, matchup) of a run with its judgments, read once for the tables, tests and report."""
+    out = []
+    for judge_id in plan["judges"]:
+        for m in matchups(store, plan, prompt_ids, judge_samples(plan, judge_id)):
+            out.append(Judged(judge_id, m, store.judgments(judge_id, [judgment_id(judge_id, a, b)
+                                                                     for _, a, b in m.pairs])))
+    return out
+
+
+def run_results(store: Any, run_id: str, *, n_boot: int = 2000, judged: list[Judged] | None = None
+                ) -> list[dict[str, Any]]:
+    """One row per (method, opponent, judge): the win rate with its counts and 95% CI, and the
+    length-controlled win rate."""
     run = store.run(run_id)
     if run is None or not run.get("plan_json"):
         return []
@@ -91,21 +112,19 @@ def run_results(store: Any, run_id: str, *, n_boot: int = 2000) -> list[dict[str
         from bench.exact._results import exact_results
 
         return exact_results(store, plan)
-    prompt_ids = [p["id"] for p in store.run_prompts(run_id)]
+    if judged is None:
+        judged = judged_matchups(store, plan, [p["id"] for p in store.run_prompts(run_id)])
     settings = {m["method"]: m["setting"] for m in plan["methods"]}
+    lengths = store.generation_lengths(sorted({g for j in judged for r in j.rows for g in (r["gen_a"], r["gen_b"])}))
     rows = []
-    for judge_id in plan["judges"]:
-        ms = matchups(store, plan, prompt_ids, judge_samples(plan, judge_id))
-        lengths = store.generation_lengths(sorted({g for m in ms for _, a, b in m.pairs for g in (a, b)}))
-        for m in ms:
-            ids = [judgment_id(judge_id, a, b) for _, a, b in m.pairs]
-            found = {j["id"]: j for j in store.judgments(judge_id, ids)}
-            outcomes = [(j["prompt_id"], j["verdict"]) for j in found.values()]
-            wr: WinRate = win_rate(outcomes, n_boot=n_boot, seed=0)
-            lc = length_controlled([(j["prompt_id"], j["verdict"], lengths[j["gen_a"]] - lengths[j["gen_b"]])
-                                    for j in found.values()]) if wr.n_total >= LC_MIN_PAIRS else {}
-            rows.append({"method": m.method, "setting": settings[m.method], "opponent": m.opponent,
-                         "judge": plan["judge_names"][judge_id], "n_pairs_planned": len(m.pairs),
-                         "n_judged": len(found), **wr.as_dict(), "lc_win_rate": lc.get("lc_win_rate"),
-                         "lc_ci_low": lc.get("ci_low"), "lc_ci_high": lc.get("ci_high")})
+    for j in judged:
+        outcomes = [(r["prompt_id"], r["verdict"]) for r in j.rows]
+        wr: WinRate = win_rate(outcomes, n_boot=n_boot, seed=0)
+        lc = length_controlled([(r["prompt_id"], r["verdict"], lengths[r["gen_a"]] - lengths[r["gen_b"]])
+                                for r in j.rows]) if wr.n_total >= LC_MIN_PAIRS else {}
+        m = j.matchup
+        rows.append({"method": m.method, "setting": settings[m.method], "opponent": m.opponent,
+                     "judge": plan["judge_names"][j.judge_id], "n_pairs_planned": len(m.pairs),
+                     "n_judged": len(j.rows), **wr.as_dict(), "lc_win_rate": lc.get("lc_win_rate"),
+                     "lc_ci_low": lc.get("ci_low"), "lc_ci_high": lc.get("ci_high")})
     return rows

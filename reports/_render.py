@@ -69,7 +69,12 @@ def render_run_report(store: Any, run_id: str) -> str:
     if run is None:
         raise KeyError(run_id)
     plan = json.loads(run["plan_json"]) if run.get("plan_json") else None
-    rows = run_results(store, run_id) if plan and plan.get("kind") != "exact" else []
+    judged = None
+    if plan and plan.get("kind") != "exact":
+        from bench.results import judged_matchups
+
+        judged = judged_matchups(store, plan, [p["id"] for p in store.run_prompts(run_id)])
+    rows = run_results(store, run_id, judged=judged) if judged is not None else []
     invocations = store.invocations(run_id)
     provenance = json.loads(invocations[-1]["provenance_json"]) if invocations else {}
     stages = [json.loads(i["stages_json"]) if i["stages_json"] else {} for i in invocations]
@@ -92,7 +97,7 @@ def render_run_report(store: Any, run_id: str) -> str:
 
         prompt_ids = [p["id"] for p in store.run_prompts(run_id)]
         common["llm"] = llm_panel(store, plan, prompt_ids)
-        common["paired"] = run_paired(store, plan, prompt_ids)
+        common["paired"] = run_paired(plan, judged or [])
     return _env().get_template("run.html.j2").render(
         table=_table(rows), rows=rows, judges=sorted({r["judge"] for r in rows}), opponents=["sft", "reference"],
         examples=_examples(store, run_id, plan) if plan else [], **common)

@@ -68,12 +68,14 @@ class JudgingMixin:
         return self._insert_ignore(s.judgments, [{**base, **r} for r in rows])
 
     def judgments(self, judge_id: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The rows with these ids that belong to ``judge_id``. Looked up by primary key only: with the
+        judge in the WHERE clause SQLite scans the judge's whole index for every chunk."""
         j = s.judgments
         out: list[dict[str, Any]] = []
         with self.engine.connect() as conn:
             for chunk in chunks(list(ids), 500):
-                q = select(j).where(j.c.judge_id == judge_id, j.c.id.in_(chunk))
-                out += [dict(r) for r in conn.execute(q).mappings()]
+                rows = conn.execute(select(j).where(j.c.id.in_(chunk))).mappings()
+                out += [dict(r) for r in rows if r["judge_id"] == judge_id]
         return out
 
     def judgments_with_texts(self, judge_id: str) -> list[dict[str, Any]]:

@@ -1,0 +1,39 @@
+"""The machine a benchmark ran on, and appending a result block to benchmarks/RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def describe() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem = int(next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1])
+        mem_gb = f"{mem / 1024 / 1024:.0f} GB"
+    except (OSError, StopIteration, ValueError):
+        mem_gb = "?"
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent).stdout.strip()
+    except OSError:
+        rev = "?"
+    return (f"{cpu}, {os.cpu_count()} cores, {mem_gb} RAM, Python {platform.python_version()}, "
+            f"git {rev or '?'}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+
+def append(title: str, table: str) -> None:
+    block = f"\n## {title}\n\n{describe()}\n\n{table.rstrip()}\n"
+    with RESULTS.open("a", encoding="utf-8") as f:
+        if RESULTS.stat().st_size == 0:
+            f.write("# Benchmark results\n\nAppended by the scripts in this folder; newest last.\n")
+        f.write(block)
