@@ -23,8 +23,12 @@ def describe() -> str:
     except (OSError, StopIteration, ValueError):
         mem_gb = "?"
     try:
+        here = Path(__file__).parent
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent).stdout.strip()
+                             cwd=here).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=here).stdout.strip()
+        rev += " (uncommitted changes)" if dirty else ""
     except OSError:
         rev = "?"
     return (f"{cpu}, {os.cpu_count()} cores, {mem_gb} RAM, Python {platform.python_version()}, "
