@@ -43,6 +43,8 @@ def run_paired(plan: dict[str, Any], judged: list[Any]) -> list[dict[str, Any]]:
     """One matrix per (judge, opponent) of a run, from its judged matchups."""
     by_key: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(dict)
     for j in judged:
-        by_key[(j.judge_id, j.matchup.opponent)][j.matchup.method] = per_prompt_scores(j.rows)
+        scores = per_prompt_scores(j.rows)
+        if scores:  # e.g. SFT vs SFT under a judge that compares one sample per side: nothing to compare
+            by_key[(j.judge_id, j.matchup.opponent)][j.matchup.method] = scores
     return [{"judge": plan["judge_names"][judge_id], "opponent": opponent, **paired_matrix(scores)}
             for (judge_id, opponent), scores in by_key.items() if len(scores) > 1]

@@ -32,3 +32,26 @@ def llm_panel(store: Any, plan: dict[str, Any], prompt_ids: list[str]) -> dict[s
         "mean_latency_s": sum(latencies) / len(latencies) if latencies else None,
         "agreement": agreement(pair_views(llm_rows), pair_views(rm_rows), ("llm", "reward_model"), n_boot=1000),
     }
+
+
+def method_costs(store: Any, plan: dict[str, Any], judged: list[Any]) -> dict[str, dict[str, Any]]:
+    """Per method: samples generated and their tokens, and the LLM-judge calls, tokens and cost spent on
+    its matchups (a call shared by two matchups, e.g. identical texts, counts for both)."""
+    out: dict[str, dict[str, Any]] = {}
+    for m in plan["methods"]:
+        gens = store.generations(m["policy_id"], plan["sampling_key"])
+        out[m["method"]] = {"samples": len(gens), "generated_tokens": sum(g["n_tokens"] for g in gens),
+                            "llm_calls": 0, "llm_tokens": 0, "llm_cost_usd": 0.0}
+    llm = (plan.get("llm_judge") or {}).get("id")
+    if not llm:
+        return out
+    for j in judged:
+        if j.judge_id != llm or j.matchup.method not in out:
+            continue
+        ids = sorted({json.loads(r["detail_json"])[k] for r in j.rows for k in ("call_ab", "call_ba")})
+        for c in store.judge_calls(ids).values():
+            entry = out[j.matchup.method]
+            entry["llm_calls"] += 1
+            entry["llm_tokens"] += (c["prompt_tokens"] or 0) + (c["completion_tokens"] or 0)
+            entry["llm_cost_usd"] += c["cost_usd"] or 0.0
+    return out

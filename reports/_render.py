@@ -12,11 +12,22 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from bench.results import run_results
 
 SETTING_ORDER = {"baseline": 0, "preference": 1, "reward-model": 2, "external": 3}
-N_EXAMPLES = 3
+N_EXAMPLES = 12
+
+
+def sort_script() -> tuple[str, str]:
+    """The table-sorting script and its CSP hash: the pages allow exactly this script and no other, so
+    markup that slips into a generation could never run even if it were not escaped."""
+    import base64
+    import hashlib
+
+    text = (Path(__file__).parent / "static" / "sort.js").read_text(encoding="utf-8")
+    return text, "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
 
 
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    env.globals["sort_js"], env.globals["sort_js_hash"] = sort_script()
     env.filters["pct"] = lambda v: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
     return env
 
@@ -30,21 +41,47 @@ def _table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(by_method.values(), key=lambda e: (SETTING_ORDER.get(e["setting"], 9), e["method"]))
 
 
-def _examples(store: Any, run_id: str, plan: dict[str, Any]) -> list[dict[str, Any]]:
+OUTCOME = {"A": "win", "B": "loss", "tie": "tie", "invalid": "invalid"}
+
+
+def _examples(store: Any, run_id: str, plan: dict[str, Any]) -> dict[str, Any]:
+    """Per prompt, each method's first sample beside the reference, with the outcome against the reference
+    under the LLM judge (and its rationale in both orders) if the run has one, else the reward model."""
+    from bench.results import judgment_id
+
+    llm = (plan.get("llm_judge") or {}).get("id")
+    judge = llm or plan["judges"][0]
     prompts = store.run_prompts(run_id)[:N_EXAMPLES]
-    judge = plan["judges"][0]
     out = []
     for p in prompts:
         ref = store.generations(plan["reference_policy"], "reference", [p["id"]])
-        outputs = []
+        cards = []
         for m in plan["methods"]:
             gens = sorted(store.generations(m["policy_id"], plan["sampling_key"], [p["id"]]),
                           key=lambda g: g["sample_index"])
-            if gens:
-                score = store.scores(judge, [gens[0]["id"]]).get(gens[0]["id"])
-                outputs.append({"method": m["method"], "text": gens[0]["text"], "score": score})
-        out.append({"prompt": p["text"], "reference": ref[0]["text"] if ref else "", "outputs": outputs})
-    return out
+            if not gens:
+                continue
+            card = {"method": m["method"], "text": gens[0]["text"], "n_tokens": gens[0]["n_tokens"],
+                    "score": store.scores(plan["judges"][0], [gens[0]["id"]]).get(gens[0]["id"]), "outcome": "none"}
+            if ref:
+                found = store.judgments(judge, [judgment_id(judge, gens[0]["id"], ref[0]["id"])])
+                if found:
+                    card["outcome"] = OUTCOME[found[0]["verdict"]]
+                    card.update(_rationales(store, found[0]) if llm else {})
+            cards.append(card)
+        out.append({"prompt": p["text"], "reference": ref[0]["text"] if ref else "", "cards": cards})
+    return {"prompts": out, "methods": [m["method"] for m in plan["methods"]],
+            "judge": plan["judge_names"][judge], "outcomes": ["win", "loss", "tie", "invalid"]}
+
+
+def _rationales(store: Any, judgment: dict[str, Any]) -> dict[str, Any]:
+    detail = json.loads(judgment["detail_json"])
+    calls = store.judge_calls([detail["call_ab"], detail["call_ba"]])
+    ab, ba = calls.get(detail["call_ab"]), calls.get(detail["call_ba"])
+    return {"orders": [{"shown": "method first", "verdict": judgment["verdict_ab"],
+                        "rationale": (ab or {}).get("rationale") or (ab or {}).get("response_text", "")},
+                       {"shown": "reference first", "verdict": judgment["verdict_ba"],
+                        "rationale": (ba or {}).get("rationale") or (ba or {}).get("response_text", "")}]}
 
 
 TRAINING_CURVES = (("loss", "training loss"), ("reward_accuracy", "implicit-reward accuracy"),
@@ -93,11 +130,12 @@ def render_run_report(store: Any, run_id: str) -> str:
     common["training_charts"] = _training_charts(store, policies)
     if plan:
         from bench._paired_runs import run_paired
-        from reports._judges import llm_panel
+        from reports._judges import llm_panel, method_costs
 
         prompt_ids = [p["id"] for p in store.run_prompts(run_id)]
         common["llm"] = llm_panel(store, plan, prompt_ids)
         common["paired"] = run_paired(plan, judged or [])
+        common["costs"] = method_costs(store, plan, judged or [])
     return _env().get_template("run.html.j2").render(
         table=_table(rows), rows=rows, judges=sorted({r["judge"] for r in rows}), opponents=["sft", "reference"],
         examples=_examples(store, run_id, plan) if plan else [], **common)
