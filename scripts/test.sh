@@ -9,6 +9,14 @@ if ! command -v chromium >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends chromium
 fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends postgresql
+fi
 if [ -z "${BENCH_DATA_DIR:-}" ] && [ -d ../shared/data ]; then export BENCH_DATA_DIR="$(cd ../shared/data && pwd)"; fi
-.venv/bin/ruff check bench methods judges reports tests
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# A throwaway PostgreSQL server on 127.0.0.1 for the tests that run bench on PostgreSQL (Debian package).
+source scripts/postgres.sh
+start_test_postgres
+trap stop_test_postgres EXIT
+.venv/bin/ruff check bench methods judges reports tests benchmarks
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,35 @@ def mini_data(tmp_path, data_dir):
     (folder / "train_summarization.jsonl").write_text("\n".join(train) + "\n")
     (folder / "val_summarization.jsonl").write_text("\n".join(json.dumps(v) for v in val) + "\n")
     return folder.parent
+
+
+def tiny_run_args(tiny_models: dict[str, Path], data: Path, db: str, out: Path, methods: str = "exo,dpo",
+                  extra: tuple[str, ...] = ()) -> list[str]:
+    """``bench run`` arguments for the whole pipeline on tiny random models and the transformers engine."""
+    sets = [f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=16", "reward_model.val_pairs=8",
+            "eval.prompts=3", "eval.samples=2", "eval.max_new_tokens=6", "train.pairs=8", "train.batch_size=4",
+            *extra]
+    args = ["run", "--task", "tldr", "--methods", methods, "--preset", "smoke", "--engine", "hf",
+            "--model", str(tiny_models["policy"]), "--db", db, "--out", str(out), "--data-dir", str(data)]
+    for s in sets:
+        args += ["--set", s]
+    return args
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server on 127.0.0.1: the one scripts/test.sh started, or one started here."""
+    import subprocess
+
+    if os.environ.get("BENCH_TEST_POSTGRES_URL"):
+        yield os.environ["BENCH_TEST_POSTGRES_URL"]
+        return
+    script = REPO / "scripts" / "postgres.sh"
+    out = subprocess.run(["bash", "-c", f"source {script}; start_test_postgres; echo \"$BENCH_TEST_POSTGRES_URL\";"
+                          " echo \"$BENCH_PG_STOP\"; echo \"$BENCH_PG_DIR\""], capture_output=True, text=True)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or len(lines) < 3 or not lines[-3].startswith("postgresql"):
+        pytest.fail(f"could not start PostgreSQL (install the Debian package postgresql): {out.stderr[-1000:]}")
+    url, stop, folder = lines[-3:]
+    yield url
+    subprocess.run(["bash", "-c", f"{stop} >/dev/null 2>&1; rm -rf {folder}"])

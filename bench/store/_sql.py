@@ -13,11 +13,13 @@ def insert_ignore(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) 
     unique = list({tuple(r[k] for k in pk): r for r in rows}.values())
     name = conn.dialect.name
     if name in ("sqlite", "postgresql"):
-        stmt = dialect_insert(name)
+        stmt = dialect_insert(name)(table).on_conflict_do_nothing(index_elements=pk)
         new = 0
         for chunk in chunks(unique, 500):
-            res = conn.execute(stmt(table).on_conflict_do_nothing(index_elements=pk), chunk)
-            new += max(res.rowcount, 0)
+            if name == "postgresql":  # executemany reports no row count there: count the rows it returns
+                new += len(conn.execute(stmt.returning(table.c[pk[0]]), chunk).all())
+            else:
+                new += max(conn.execute(stmt, chunk).rowcount, 0)
         return new
     present = set()  # other databases: look first, then insert what is missing
     for r in unique:
