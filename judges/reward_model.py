@@ -179,13 +179,16 @@ def ensure_reward_model(*, store: Any, backbone: Any, data: Any, spec: Any, seed
               "val": content_key([(p.prompt, p.chosen, p.rejected) for p in val])}
     judge_id = content_key("judge", "reward_model", config)
     target = artifacts / "judges" / judge_id
-    row = store.judge(judge_id)
-    if row is None or not (target / "head.pt").is_file():
-        info = train_reward_model(backbone, train, val, rm, seed, target)
-        if row is None:
-            store.put_judge({"id": judge_id, "kind": "reward_model", "name": "reward_model",
-                             "config_json": json.dumps(config, sort_keys=True), "path": str(target),
-                             "info_json": json.dumps(info)})
-    else:
-        info = json.loads(row["info_json"])
+    from bench.locks import artifact_lock
+
+    with artifact_lock(target):  # a second process needing the same reward model waits and reuses it
+        row = store.judge(judge_id)
+        if row is None or not (target / "head.pt").is_file():
+            info = train_reward_model(backbone, train, val, rm, seed, target)
+            if row is None:
+                store.put_judge({"id": judge_id, "kind": "reward_model", "name": "reward_model",
+                                 "config_json": json.dumps(config, sort_keys=True), "path": str(target),
+                                 "info_json": json.dumps(info)})
+        else:
+            info = json.loads(row["info_json"])
     return RewardModelJudge(judge_id, target, store, prompt_text, rm.max_tokens, info)

