@@ -119,19 +119,20 @@ def build_spec(layers: list[_Layer]) -> RunSpec:
         raise InputError("no task given (use --task or 'task:' in the config)", source="spec", field="task")
     sections: dict[str, dict[str, Any]] = {k: dict(v) for k, v in PRESETS[preset].items()}
     methods: list[str] = []
+    methods_source = "spec"
     params: dict[str, dict[str, Any]] = {}
     for layer in layers:
         for name, values in layer.sections.items():
             build_section(SECTIONS[name], values, f"{name}.", layer.source)  # validates this layer
             sections.setdefault(name, {}).update(values)
         if layer.methods is not None:
-            methods = layer.methods
+            methods, methods_source = layer.methods, layer.source
         for name, values in layer.method_params.items():
             params.setdefault(name, {}).update(values)
     built = {name: build_section(cls, sections.get(name, {}), f"{name}.", "spec") for name, cls in SECTIONS.items()}
     return RunSpec(
         task=top["task"], model=top.get("model", "smollm2-135m"), preset=preset, seed=top.get("seed", 0),
-        methods=_method_specs(top["task"], methods, params), **built,
+        methods=_method_specs(top["task"], methods, params, methods_source), **built,
     )
 
 
@@ -139,7 +140,8 @@ def build_section_value(key: str, value: Any, source: str) -> Any:
     return coerce(value, TOP_LEVEL[key], key, source)
 
 
-def _method_specs(task_name: str, names: list[str], params: dict[str, dict[str, Any]]) -> tuple[MethodSpec, ...]:
+def _method_specs(task_name: str, names: list[str], params: dict[str, dict[str, Any]],
+                  source: str = "spec") -> tuple[MethodSpec, ...]:
     from bench.tasks import TASKS
     from methods import METHODS
 
@@ -154,7 +156,9 @@ def _method_specs(task_name: str, names: list[str], params: dict[str, dict[str, 
             raise InputError(f"settings for a method that is not run: {msg}", source="spec", field=name)
     specs = []
     for name in names:
-        method_cls = METHODS.get(name)  # unknown names raise with a did-you-mean
+        if name not in METHODS:
+            raise InputError(METHODS.unknown_message(name), source=source, field="methods")
+        method_cls = METHODS.get(name)
         resolved = method_cls.resolve_params(params.get(name, {}), task_cls, source=f"{name}.")
         specs.append(MethodSpec(name=name, params=tuple(sorted(resolved.items()))))
     return tuple(specs)

@@ -46,7 +46,7 @@ def test_bad_values_name_the_field(tmp_path, override, field):
 
 
 def test_unknown_method_and_task(tmp_path):
-    with pytest.raises(UnknownNameError, match="Did you mean 'exo'"):
+    with pytest.raises(InputError, match="command line, field 'methods': unknown method 'exoo'. Did you mean 'exo'"):
         spec_from(tmp_path, task="tldr", methods="exoo")
     with pytest.raises(UnknownNameError, match="Did you mean 'tldr'"):
         spec_from(tmp_path, task="tldrr", methods="exo")
