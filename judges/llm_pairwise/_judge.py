@@ -22,7 +22,7 @@ from judges.llm_pairwise._client import CallSettings, Reply, call_all
 from judges.llm_pairwise._templates import Template, load_template
 
 log = logging.getLogger(__name__)
-FLUSH_EVERY = 8  # answers are written in small transactions, so an interruption loses at most a few
+FLUSH_EVERY = 1  # each answer is written as it arrives: an interruption loses only calls in flight
 
 
 def _order_verdict(call_verdict: str, first_is_a: bool) -> str:
