@@ -117,21 +117,20 @@ class JudgingMixin:
         now = time.time()
         return self._insert_ignore(s.judge_calls, [{"created_at": now, **r} for r in rows])
 
-    def generation_texts(self, ids: Sequence[str]) -> dict[str, str]:
+    def _generation_column(self, column: str, ids: Sequence[str]) -> dict[str, Any]:
         g = s.generations
-        out: dict[str, str] = {}
+        out: dict[str, Any] = {}
         with self.engine.connect() as conn:
             for chunk in chunks(list(ids), 500):
-                out.update({gid: text for gid, text in conn.execute(select(g.c.id, g.c.text).where(g.c.id.in_(chunk)))})
+                out.update(dict(conn.execute(select(g.c.id, g.c[column]).where(g.c.id.in_(chunk))).all()))
         return out
 
+    def generation_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        return self._generation_column("text", ids)
+
     def generation_lengths(self, ids: Sequence[str]) -> dict[str, int]:
-        g = s.generations
-        out: dict[str, int] = {}
-        with self.engine.connect() as conn:
-            for chunk in chunks(list(ids), 500):
-                out.update({gid: n for gid, n in conn.execute(select(g.c.id, g.c.n_tokens).where(g.c.id.in_(chunk)))})
-        return out
+        """Generations' lengths in tokens (imported texts: whitespace-separated words)."""
+        return self._generation_column("n_tokens", ids)
 
     # -- lookups for imports ---------------------------------------------------------------------
     def existing_prompts(self, ids: Sequence[str]) -> set[str]:
