@@ -41,3 +41,10 @@ def append(title: str, table: str) -> None:
         if RESULTS.stat().st_size == 0:
             f.write("# Benchmark results\n\nAppended by the scripts in this folder; newest last.\n")
         f.write(block)
+
+
+def report(title: str, lines: list[str]) -> None:
+    """Print a result table and append it to RESULTS.md under ``title`` with the machine's description."""
+    text = "\n".join(lines)
+    print(text)
+    append(title, text)

@@ -25,7 +25,7 @@ from bench.generation._types import sample_seed  # noqa: E402
 from bench.models import resolve_model  # noqa: E402
 from bench.models._prompting import encode_prompt  # noqa: E402
 from bench.tasks import TASKS, resolve_data_dir  # noqa: E402
-from benchmarks._machine import append  # noqa: E402
+from benchmarks._machine import report  # noqa: E402
 
 
 def _prompts(path: Path, count: int) -> list[tuple[int, ...]]:
@@ -119,9 +119,7 @@ def main() -> None:
               f"vLLM: **{100 * (raw / bench - 1):+.1f}%** of time (target <= 5%).",
               f"{args.prompts} TL;DR prompts x n={args.n}, max {args.max_tokens} new tokens, temperature 0.8, "
               f"float32, {args.repeats} repeats each (vLLM passes alternate which goes first, since vLLM caches the prompts' prefixes)."]
-    text = "\n".join(table)
-    print(text)
-    append("Generation", text)
+    report("Generation", table)
 
 
 if __name__ == "__main__":

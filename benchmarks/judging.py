@@ -25,7 +25,7 @@ from bench.hashing import content_key  # noqa: E402
 from bench.results import judgment_id  # noqa: E402
 from bench.store import Store  # noqa: E402
 from bench.tasks import TASKS, resolve_data_dir  # noqa: E402
-from benchmarks._machine import append  # noqa: E402
+from benchmarks._machine import report  # noqa: E402
 from judges.llm_pairwise import LLMPairwiseJudge, local_server  # noqa: E402
 
 
@@ -82,9 +82,7 @@ def main() -> None:
     table += ["", f"{args.pairs} TL;DR pairs judged in both orders ({2 * args.pairs} calls) by SmolLM2-135M on a local "
               f"vLLM server; concurrency {args.concurrency} vs 1: **{speedup:.2f}x** calls/s. Rerun: "
               f"{rows[2][1]} calls in {rows[2][2]:.2f} s (target: 0 calls, <= 5 s)."]
-    text = "\n".join(table)
-    print(text)
-    append("Judging", text)
+    report("Judging", table)
 
 
 if __name__ == "__main__":

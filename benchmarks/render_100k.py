@@ -25,7 +25,7 @@ from bench.hashing import content_key  # noqa: E402
 from bench.results import judgment_id  # noqa: E402
 from bench.store import Store  # noqa: E402
 from bench.store import _schema as s  # noqa: E402
-from benchmarks._machine import append  # noqa: E402
+from benchmarks._machine import report  # noqa: E402
 
 METHODS = ("sft", "dpo", "exo", "bon")
 TARGET_S = 10.0
@@ -110,9 +110,8 @@ def main() -> None:
     table = ["| render | judgments | run report (s) | leaderboard (s) | report size | report / 10 s target |",
              "|---|---|---|---|---|---|"]
     table += [f"| {a} | {n} | {r:.2f} | {b:.2f} | {size / 1e6:.2f} MB | {r / TARGET_S:.2f} |" for a, r, b, size in rows]
-    text = "\n".join(table) + f"\n\nDatabase built in {build_s:.1f} s ({json.dumps(vars(args))})."
-    print(text)
-    append("Rendering 100k judgments", text)
+    table += ["", f"Database built in {build_s:.1f} s ({json.dumps(vars(args))})."]
+    report("Rendering 100k judgments", table)
 
 
 if __name__ == "__main__":

@@ -136,11 +136,9 @@ def main() -> None:
               f"bench EXO vs TRL exo_pair: **{median('trl-exo_pair') / median('bench-exo'):.2f}x**. "
               f"{BATCH} TL;DR pairs per step, prompts <= 384 and completions <= 64 tokens, bf16 autocast, "
               f"TRL precompute_ref_log_probs={args.trl_precompute}."]
-    text = "\n".join(table)
-    print(text)
-    from benchmarks._machine import append
+    from benchmarks._machine import report
 
-    append("Training steps", text)
+    report("Training steps", table)
 
 
 if __name__ == "__main__":
