@@ -13,5 +13,6 @@ METHODS.register("ipo", "methods.ipo:IPO")
 METHODS.register("dpo-rw", "methods.builtin:DPORewardModel")
 METHODS.register("exo-rw", "methods.builtin:EXORewardModel")
 METHODS.register("external", "methods.external:External")
+METHODS.register("ppo", "methods.ppo:PPO")
 
 __all__ = ["METHODS", "Method", "NoParams", "PairwiseMethod", "RewardModelMethod"]

@@ -74,6 +74,8 @@ def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, x_la
     for i, (name, pts) in enumerate(series.items()):
         color = PALETTE[i % len(PALETTE)]
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts if math.isfinite(y))
+        if not path:  # a method that does not record this key (e.g. PPO has no implicit-reward accuracy)
+            continue
         shape = (f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"/>' if len(pts) > 1
                  else f'<circle cx="{path.split(",")[0]}" cy="{path.split(",")[1]}" r="3" fill="{color}"/>')
         out.append(shape + f'<text x="{LEFT + pw + 8}" y="{TOP + 12 + 14 * i}" font-size="11" fill="{color}">'

@@ -72,6 +72,24 @@ class ExactContext:
     def train_with_reward_model(self, method: Any) -> Policy:
         return self._trained(method, with_rewards=True)
 
+    def train_ppo(self, method: Any) -> Policy:
+        """PPO on rollouts of its own policy, rewarded by the known table (``bench.exact._ppo``)."""
+        from bench.exact._ppo import PPO_VERSION, iterations, train_ppo_exact
+
+        e = self.spec.exact
+        params = asdict(method.params)
+        pid = content_key("policy", "exact-trained", "ppo", PPO_VERSION, self.identity, method.name, params,
+                          self.policy_class, self.seed, e.steps, e.batch_size, e.lr, e.record_every)
+        info = {"class": self.policy_class, "seed": self.seed, "steps": e.steps, "rollouts_per_round": e.batch_size,
+                "rounds": iterations(method.params, e)}
+
+        def train() -> tuple[np.ndarray, list[dict[str, Any]]]:
+            logp, records, seconds = train_ppo_exact(method, self.problem, self.policy_class, self.seed, e)
+            info["train_seconds"] = round(seconds, 3)
+            return logp, records
+
+        return self._ensure(pid, method.name, "trained", params, info, train)
+
     def _trained(self, method: Any, with_rewards: bool) -> Policy:
         from bench.exact._train import train_exact
 
