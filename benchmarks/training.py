@@ -56,9 +56,9 @@ def _bench(kind: str, steps: int) -> list[float]:
     method = METHODS.get(kind).from_params({"beta": 0.5} if kind == "dpo" else {"beta_pi": 0.5})
     stamps: list[float] = []
 
-    def timed_loss(logratios, rewards):
+    def timed_loss(inputs):
         stamps.append(time.perf_counter())  # one call per step (micro batch = batch)
-        return method.group_loss(logratios, rewards)
+        return method.group_loss(inputs)
 
     cfg = TrainConfig(lr=1e-6, batch_size=BATCH, micro_batch=BATCH, epochs=1, bf16=True, seed=0)
     train_pairwise(model, groups, ref, timed_loss, method.implicit_beta(), cfg, tok.pad_token_id)

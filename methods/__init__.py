@@ -2,7 +2,7 @@
 entry-point group, or with ``METHODS.register(name, "module:Class")``."""
 
 from bench._registry import Registry
-from methods._base import Method, NoParams, PairwiseMethod, RewardModelMethod
+from methods._base import LossInputs, Method, NoParams, PairwiseMethod, RewardModelMethod
 
 METHODS: Registry[type[Method]] = Registry("method", entry_point_group="bench.methods")
 METHODS.register("sft", "methods.builtin:SFT")
@@ -14,5 +14,8 @@ METHODS.register("dpo-rw", "methods.builtin:DPORewardModel")
 METHODS.register("exo-rw", "methods.builtin:EXORewardModel")
 METHODS.register("external", "methods.external:External")
 METHODS.register("ppo", "methods.ppo:PPO")
+METHODS.register("slic", "methods.slic:SLiCHF")
+METHODS.register("mpo", "methods.mpo:MPO")
+METHODS.register("sail", "methods.iterative:SAIL")
 
-__all__ = ["METHODS", "Method", "NoParams", "PairwiseMethod", "RewardModelMethod"]
+__all__ = ["METHODS", "LossInputs", "Method", "NoParams", "PairwiseMethod", "RewardModelMethod"]

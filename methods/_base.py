@@ -24,6 +24,25 @@ class NoParams:
     pass
 
 
+@dataclasses.dataclass(frozen=True)
+class LossInputs:
+    """What a loss sees of a batch of groups (a prompt and K completions; for pairs K = 2, chosen first).
+
+    ``logps`` are the policy's per-sequence log-probabilities [B, K] (with gradient), ``ref_logps`` the
+    reference policy's [B, K] (no gradient), ``rewards`` the completions' rewards [B, K] in the
+    reward-model setting, else ``None``.
+    """
+
+    logps: torch.Tensor
+    ref_logps: torch.Tensor
+    rewards: torch.Tensor | None = None
+
+    @property
+    def logratios(self) -> torch.Tensor:
+        """log pi(y|x) - log pi_ref(y|x), [B, K]."""
+        return self.logps - self.ref_logps
+
+
 class Method:
     """Base class. The default method is the base policy as is (what ``sft`` is)."""
 
@@ -65,27 +84,73 @@ class Method:
         return ctx.sample(policy, n)
 
 
+@dataclasses.dataclass(frozen=True)
+class Online:
+    """Online iterative training of any pairwise method (``--set exo.rounds=3``): round 1 trains on the
+    task's preference pairs; each later round samples ``k`` completions per training prompt from the
+    current policy, labels them (``label``: ``reward`` = the reward model, ``self`` = the policy's implicit
+    reward beta log pi/pi_ref), and trains on them starting from the current policy (``methods.iterative``)."""
+
+    rounds: int = 1
+    label: str = "reward"  # reward | self
+    k: int = 2  # completions sampled per training prompt in each online round
+
+    def __post_init__(self) -> None:
+        if self.rounds < 1 or self.k < 2:
+            raise InputError("needs rounds >= 1 and k >= 2", source="spec", field="rounds")
+        if self.label not in ("reward", "self"):
+            raise InputError(f"expected reward or self, got {self.label!r}", source="spec", field="label")
+
+
 class PairwiseMethod(Method):
     """A method trained on (chosen, rejected) pairs with a loss over per-sequence log-ratios.
 
-    Subclasses implement :meth:`loss`; training, reference log-probs (computed once and cached),
-    checkpointing and records are bench's.
+    Subclasses implement :meth:`loss` (or :meth:`group_loss`); training, reference log-probs (computed once
+    and cached), checkpointing and records are bench's. Every pairwise method also takes the keys of
+    :class:`Online` (``rounds``, ``label``, ``k``) for online iterative training.
     """
 
     setting: ClassVar[str] = "preference"
+    #: online settings a subclass starts from (the ``sail`` method: 3 rounds)
+    online_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, params: Any, online: Online | None = None) -> None:
+        super().__init__(params)
+        self.online = online or Online(**self.online_defaults)
+
+    @classmethod
+    def resolve_params(cls, values: dict[str, Any], task_cls: Any, source: str) -> dict[str, Any]:
+        keys = {f.name for f in dataclasses.fields(Online)} if cls.setting == "preference" else set()
+        given = {k: v for k, v in values.items() if k in keys}
+        resolved = super().resolve_params({k: v for k, v in values.items() if k not in keys}, task_cls, source)
+        online = build_section(Online, {**cls.online_defaults, **given}, source, "spec")
+        # Stored only when they differ from plain offline training, so offline specs keep their identity.
+        return {**resolved, **(dataclasses.asdict(online) if given or cls.online_defaults else {})}
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any]) -> Method:
+        keys = {f.name for f in dataclasses.fields(Online)} if cls.setting == "preference" else set()
+        online = Online(**{**cls.online_defaults, **{k: v for k, v in values.items() if k in keys}})
+        return cls(cls.Params(**{k: v for k, v in values.items() if k not in keys}), online)
 
     def loss(self, logratios: torch.Tensor) -> torch.Tensor:
         """Per-pair loss from log-ratios of shape [pairs, 2] (chosen first)."""
         raise NotImplementedError
 
-    def group_loss(self, logratios: torch.Tensor, rewards: torch.Tensor | None) -> torch.Tensor:
-        return self.loss(logratios)
+    def group_loss(self, inputs: LossInputs) -> torch.Tensor:
+        """Per-group loss [B]. The default: :meth:`loss` on the log-ratios. Override it for a loss that needs
+        the policy's own log-likelihoods (``inputs.logps``) or no reference at all."""
+        return self.loss(inputs.logratios)
 
     def implicit_beta(self) -> float:
         """The beta that scales log-ratios into implicit rewards (for the reward-margin record)."""
         return float(getattr(self.params, "beta", getattr(self.params, "beta_pi", 1.0)))
 
     def policy(self, ctx: MethodContext) -> Policy:
+        if self.online.rounds > 1:
+            from methods.iterative import train_online
+
+            return train_online(ctx, self)
         return ctx.train_pairwise(self)
 
 
@@ -111,10 +176,10 @@ class RewardModelMethod(PairwiseMethod):
         """Per-prompt loss from log-ratios and rewards, both of shape [prompts, K]."""
         raise NotImplementedError
 
-    def group_loss(self, logratios: torch.Tensor, rewards: torch.Tensor | None) -> torch.Tensor:
-        if rewards is None:
+    def group_loss(self, inputs: LossInputs) -> torch.Tensor:
+        if inputs.rewards is None:
             raise ValueError(f"{self.name} needs rewards")
-        return self.loss(logratios, rewards)
+        return self.loss(inputs.logratios, inputs.rewards)
 
     def policy(self, ctx: MethodContext) -> Policy:
         return ctx.train_with_reward_model(self)

@@ -77,10 +77,42 @@ class MethodContext:
                                "params_json": json.dumps(asdict(method.params)), "info_json": json.dumps(info)})
         return Policy(id=pid, method=method.name, kind="external", info=info)
 
-    def train_pairwise(self, method: PairwiseMethod) -> Policy:
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    def train_pairwise(self, method: PairwiseMethod, groups: Any = None, init: Policy | None = None,
+                       key: tuple = ()) -> Policy:
+        """Train ``method`` on the task's preference pairs, or on ``groups`` (from :meth:`preference_pairs`),
+        starting from the base model or from the policy ``init``; ``key`` names the groups' origin."""
         from methods._pairwise import train_policy
 
-        return train_policy(self, method)
+        return train_policy(self, method, groups=groups, extra_key=tuple(key), init=init)
+
+    # -- online rounds (methods.iterative): samples of a policy, their rewards, pairs ------------------
+    def training_samples(self, policy: Policy, k: int, round_index: int) -> Any:
+        """``k`` samples from ``policy`` for each training prompt (cached in the store like any other)."""
+        from methods._online import training_samples
+
+        return training_samples(self, policy, k, round_index)
+
+    def reward(self, samples: Any) -> Any:
+        """The reward model's scores of the samples, [prompts, k]."""
+        from methods._online import reward
+
+        return reward(self, samples)
+
+    def logratios(self, policy: Policy, samples: Any) -> Any:
+        """log pi(y|x) - log pi_ref(y|x) of the samples under ``policy``, [prompts, k]."""
+        from methods._online import logratios
+
+        return logratios(self, policy, samples)
+
+    def preference_pairs(self, samples: Any, chosen: Any, rejected: Any) -> Any:
+        """(chosen, rejected) groups: per prompt, the samples in columns ``chosen`` and ``rejected``."""
+        from methods._online import preference_pairs
+
+        return preference_pairs(samples, chosen, rejected)
 
     def train_with_reward_model(self, method: RewardModelMethod) -> Policy:
         """Sample K completions per training prompt from the base policy, score them with the reward

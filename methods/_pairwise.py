@@ -63,16 +63,18 @@ def trained_policy(ctx: MethodContext, method: Method, pid: str) -> Policy | Non
 
 
 def train_policy(ctx: MethodContext, method: Method, groups: list[TokGroup] | None = None,
-                 extra_key: tuple = ()) -> Policy:
-    """Train ``method`` on ``groups`` (default: the task's preference pairs) with ``method.group_loss``."""
-    pid = ctx.policy_key(method, *extra_key)
+                 extra_key: tuple = (), init: Policy | None = None) -> Policy:
+    """Train ``method`` on ``groups`` (default: the task's preference pairs) with ``method.group_loss``,
+    starting from the base model or from the policy ``init`` (the reference stays the base model)."""
+    pid = ctx.policy_key(method, *extra_key, *((init.id,) if init is not None else ()))
     target = ctx.artifacts / "policies" / pid
     with artifact_lock(target):
         found = trained_policy(ctx, method, pid)
-        return found if found is not None else _train(ctx, method, pid, target, groups)
+        return found if found is not None else _train(ctx, method, pid, target, groups, init)
 
 
-def _train(ctx: MethodContext, method: Method, pid: str, target: Path, groups: list[TokGroup] | None) -> Policy:
+def _train(ctx: MethodContext, method: Method, pid: str, target: Path, groups: list[TokGroup] | None,
+           init: Policy | None = None) -> Policy:
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -81,7 +83,8 @@ def _train(ctx: MethodContext, method: Method, pid: str, target: Path, groups: l
     pairs = groups if groups is not None else tokenize_pairs(ctx)
     ref = cached_reference(ctx, pairs)
     t = ctx.spec.train
-    model = AutoModelForCausalLM.from_pretrained(str(ctx.base.path), dtype=torch.float32)
+    start = ctx.base.path if init is None else init.path
+    model = AutoModelForCausalLM.from_pretrained(str(start), dtype=torch.float32)
     cfg = TrainConfig(lr=t.lr, batch_size=t.batch_size, micro_batch=t.micro_batch, epochs=t.epochs,
                       bf16=t.autocast_bf16, seed=ctx.spec.seed)
     records, seconds = train_pairwise(model, pairs, ref, method.group_loss, method.implicit_beta(), cfg,
@@ -89,6 +92,7 @@ def _train(ctx: MethodContext, method: Method, pid: str, target: Path, groups: l
     save_checkpoint(model, ctx.tokenizer, target)
     info = {"train_seconds": seconds, "steps": len(records), "pairs": len(pairs),
             "completions_per_prompt": len(pairs[0].completions) if pairs else 0,
+            **({"based_on": init.id, "round": int(init.info.get("round", 1)) + 1} if init is not None else {}),
             "final": records[-1] if records else {}}
     ctx.store.put_policy({"id": pid, "method": method.name, "kind": "trained",
                           "params_json": json.dumps(asdict(method.params)), "path": str(target),

@@ -46,12 +46,14 @@ def train_groups(ctx: MethodContext, method: RewardModelMethod) -> Policy:
         ctx.sampler.close()  # free the engine before training
     rm.prompt_text.update({r.prompt_id: t for r, t in zip(refs, texts, strict=True)})
     scores = rm.score_generations(samples)
-    groups = _groups(ctx, refs, samples, scores)
+    groups = tokenized_groups(ctx, refs, samples, scores)
     log.info("%s: %d prompts x %d samples scored by the reward model", method.name, len(groups), params.k)
     return train_policy(ctx, method, groups=groups, extra_key=extra)
 
 
-def _groups(ctx: MethodContext, refs: list[PromptRef], samples: dict, scores: dict[str, float]) -> list[TokGroup]:
+def tokenized_groups(ctx: MethodContext, refs: list[PromptRef], samples: dict, scores: dict[str, float] | None
+            ) -> list[TokGroup]:
+    """Tokenized groups of the samples per prompt, with the samples' scores as rewards (if given)."""
     from methods._train import TokGroup
 
     tok, max_completion = ctx.tokenizer, ctx.spec.train.max_completion_tokens
@@ -63,6 +65,7 @@ def _groups(ctx: MethodContext, refs: list[PromptRef], samples: dict, scores: di
             ids = encode_completion(tok, g["text"], max_completion + 1)
             # A sample cut at the token limit did not end its turn: no end-of-turn token.
             completions.append(tuple(ids if g["finish_reason"] == "stop" else ids[:-1] or ids))
-        groups.append(TokGroup(ref.ids, tuple(completions), tuple(float(scores[g["id"]]) for g in rows)))
+        rewards = None if scores is None else tuple(float(scores[g["id"]]) for g in rows)
+        groups.append(TokGroup(ref.ids, tuple(completions), rewards))
     return groups
 

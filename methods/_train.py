@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from bench.progress import progress
+from methods._base import LossInputs
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +99,13 @@ class TrainConfig:
     seed: int
 
 
-LossFn = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+LossFn = Callable[[LossInputs], torch.Tensor]
 
 
 def train_pairwise(model: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, loss_fn: LossFn,
                    beta: float, cfg: TrainConfig, pad: int, label: str = "") -> tuple[list[dict], float]:
-    """Train ``model`` in place on groups; ``loss_fn(logratios [B, K], rewards [B, K] or None)`` gives the
-    per-group loss. Returns the per-step records and the training seconds."""
+    """Train ``model`` in place on groups; ``loss_fn(LossInputs)`` (policy and reference log-probs [B, K],
+    rewards [B, K] or None) gives the per-group loss. Returns the per-step records and the training seconds."""
     torch.manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed)
     accum = max(1, cfg.batch_size // cfg.micro_batch)
@@ -138,12 +139,12 @@ def _step(model: Any, opt: Any, batch: list[TokGroup], ref: torch.Tensor, loss_f
     rewards = torch.tensor([g.rewards for g in batch], dtype=torch.float32) if batch[0].rewards else None
     for i in range(0, len(batch), cfg.micro_batch):
         micro = batch[i:i + cfg.micro_batch]
-        logratios = group_logps(model, micro, pad, cfg.bf16) - ref[i:i + cfg.micro_batch]
         micro_rewards = None if rewards is None else rewards[i:i + cfg.micro_batch]
-        loss = loss_fn(logratios, micro_rewards).sum() / len(batch)
+        inputs = LossInputs(group_logps(model, micro, pad, cfg.bf16), ref[i:i + cfg.micro_batch], micro_rewards)
+        loss = loss_fn(inputs).sum() / len(batch)
         loss.backward()
         total_loss += loss.item()
-        ratios.append(logratios.detach())
+        ratios.append(inputs.logratios.detach())
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0).item()
     opt.step()
     return {"loss": total_loss, "grad_norm": grad_norm, **group_records(torch.cat(ratios), rewards, beta)}

@@ -48,3 +48,26 @@ def exo_pref(logratios: torch.Tensor, beta_pi: float, eps: float = EXO_EPS) -> t
 def ipo(logratios: torch.Tensor, beta: float) -> torch.Tensor:
     """IPO (Azar et al. 2023): the squared distance of the log-ratio margin from 1 / (2 beta)."""
     return (logratios[:, 0] - logratios[:, 1] - 1.0 / (2.0 * beta)) ** 2
+
+
+def slic_hf(logps: torch.Tensor, target_logps: torch.Tensor, delta: float, lam: float) -> torch.Tensor:
+    """SLiC-HF (Zhao et al. 2023): a hinge on the policy's own log-likelihood margin plus a likelihood term,
+
+        max(0, delta - log pi(y+|x) + log pi(y-|x)) - lam * log pi(y_target|x)
+
+    ``logps`` are the policy's log-probabilities [B, 2] (chosen first), ``target_logps`` [B] those of the
+    regularisation target (the paper: the SFT target for x). No reference policy appears."""
+    return torch.relu(delta - (logps[:, 0] - logps[:, 1])) - lam * target_logps
+
+
+def mpo(logps: torch.Tensor, lam: float) -> torch.Tensor:
+    """MPO as bench reads it (Jiang et al. 2023, arXiv 2312.16430): maximise the preference reward under
+    importance sampling, regularised by a forward KL estimated on off-policy data, without a reference.
+
+    Both responses of a pair come from the behaviour policy mu. With the preference as reward (1 for the
+    chosen, 0 for the rejected) and self-normalised importance weights w = pi(y) / mu(y) over the pair,
+    taking mu(y+) = mu(y-) because mu is unknown, the expected preference is pi(y+) / (pi(y+) + pi(y-)) =
+    sigmoid(log pi(y+) - log pi(y-)). KL(mu || pi) = const - E_mu[log pi(y)] is estimated on the pair's own
+    responses (samples of mu). Per pair:  -sigmoid(log pi(y+) - log pi(y-)) - lam * mean(log pi(y+), log pi(y-)).
+    """
+    return -torch.sigmoid(logps[:, 0] - logps[:, 1]) - lam * logps.mean(-1)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from bench.exact import LABELS, METRICS
-from bench.exact._results import CONVERGED, contrasts, final_metrics, method_table
+from bench.exact._results import CONVERGED, contrasts, final_metrics, method_table, round_table
 from reports._svg import line_chart, mean_curve
 
 CURVES = (("objective", "J"), ("kl_to_star", "KL(pi || pi*)"), ("kl_sft", "KL(pi || pi_sft)"),
@@ -33,5 +33,6 @@ def _curves(store: Any, plan: dict[str, Any], cls: str) -> list[Any]:
 def exact_view(store: Any, plan: dict[str, Any]) -> dict[str, Any]:
     final = final_metrics(store, plan["entries"])
     classes = [{"name": cls, "table": method_table(plan, final, cls), "contrasts": contrasts(plan, final, cls),
-                "charts": _curves(store, plan, cls)} for cls in plan["classes"]]
+                "charts": _curves(store, plan, cls),
+                "rounds": round_table(store, plan, cls, plan.get("steps", 0) or 1)} for cls in plan["classes"]]
     return {"classes": classes, "metrics": METRICS, "labels": LABELS, "converged": CONVERGED}

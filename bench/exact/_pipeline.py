@@ -38,7 +38,7 @@ def run_exact(runner: Runner, run_id: str, task: Exact) -> None:
     with runner.stage("projections"):
         projected = {cls: projections(problem, cls) for cls in classes if cls != "tabular"}
     runner.store.set_plan(run_id, {
-        "kind": "exact", "beta": problem.beta, "problem": problem_identity(task.version, problem), "classes": classes, "seeds": seeds,
+        "kind": "exact", "beta": problem.beta, "steps": spec.exact.steps, "problem": problem_identity(task.version, problem), "classes": classes, "seeds": seeds,
         "methods": list(methods), "settings": {n: m.setting for n, m in methods.items()}, "entries": entries,
         "star": star, "projections": projected, "n_prompts": problem.n_prompts, "n_outputs": problem.n_outputs,
     })

@@ -78,3 +78,26 @@ def exact_results(store: Any, plan: dict[str, Any]) -> list[dict[str, Any]]:
                              "mean": c.mean, "ci_low": c.ci_low, "ci_high": c.ci_high, "n": c.n,
                              "exact": row["exact"]})
     return rows
+
+
+def round_table(store: Any, plan: dict[str, Any], cls: str, steps: int) -> list[dict[str, Any]]:
+    """For methods trained online (more than one round): J and KL(pi || pi*) at the end of each round, mean
+    and 95% interval over seeds. An online round's metrics continue its starting policy's, so the end of
+    round r is step r * ``steps``; round 0 is pi_sft."""
+    out = []
+    for name in plan["methods"]:
+        pids = [e["policy_id"] for e in plan["entries"] if e["method"] == name and e["class"] == cls
+                and e["kind"] == "trained"]
+        if not pids:
+            continue
+        by_step: dict[str, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+        for r in store.metrics(pids):
+            by_step[r["policy_id"]][r["step"]][r["name"]] = r["value"]
+        rounds = min(max(by_step[p]) // steps for p in pids) if all(by_step[p] for p in pids) else 0
+        if rounds < 2:
+            continue
+        rows = [{"round": r, **{m: _clamped(m, mean_ci(by_step[p][r * steps][m] for p in pids))
+                                   for m in ("objective", "kl_to_star")}}
+                for r in range(rounds + 1)]
+        out.append({"method": name, "rounds": rows, "n": len(pids)})
+    return out

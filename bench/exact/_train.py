@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from bench.exact._metrics import evaluate
+from methods._base import LossInputs
 from methods._train import group_records
 
 if TYPE_CHECKING:
@@ -62,12 +63,13 @@ class Batch:
 class Sampler:
     """Draws training groups from pi_sft, fresh every step or from a fixed dataset of ``pairs`` groups."""
 
-    def __init__(self, problem: ExactProblem, k: int, with_rewards: bool, size: int, seed: int) -> None:
+    def __init__(self, problem: ExactProblem, k: int, with_rewards: bool, size: int, seed: int,
+                 dataset: Batch | None = None) -> None:
         self.gen = torch.Generator().manual_seed(seed)
         self.sft = torch.tensor(problem.sft_logp()).exp()
         self.reward = torch.tensor(problem.reward)
         self.k, self.with_rewards = k, with_rewards
-        self.dataset = self._draw(size) if size > 0 else None
+        self.dataset = dataset if dataset is not None else self._draw(size) if size > 0 else None
 
     def _draw(self, b: int) -> Batch:
         prompts = torch.randint(self.sft.shape[0], (b,), generator=self.gen)
@@ -89,16 +91,21 @@ class Sampler:
 
 
 def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int, spec: ExactSpec,
-                with_rewards: bool) -> tuple[np.ndarray, list[dict[str, Any]], float]:
-    """Train ``method`` in ``policy_class``; return final log-probs [P, N], records and seconds."""
+                with_rewards: bool, groups: Batch | None = None, init: np.ndarray | None = None,
+                step0: int = 0) -> tuple[np.ndarray, list[dict[str, Any]], float, np.ndarray]:
+    """Train ``method`` in ``policy_class`` on fresh groups from pi_sft, or on the fixed ``groups``, starting
+    from pi_sft or from the parameters ``init``; record steps from ``step0``. Returns the final log-probs
+    [P, N], records, seconds and the final parameters."""
     t0 = time.time()
     torch.set_num_threads(1)  # the tensors are tiny: threads only add overhead
     torch.manual_seed(seed)
     policy = POLICY_CLASSES[policy_class](problem)
+    if init is not None:
+        policy.logits.data = torch.tensor(init)
     sft_logp, reward = problem.sft_logp(), problem.reward
     sft_t = torch.tensor(sft_logp)
     k = int(getattr(method.params, "k", 2)) if with_rewards else 2
-    sampler = Sampler(problem, k, with_rewards, spec.pairs, seed)
+    sampler = Sampler(problem, k, with_rewards, spec.pairs, seed, dataset=groups)
     opt = torch.optim.Adam(policy.parameters(), lr=spec.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / spec.steps)
     records: list[dict[str, Any]] = []
@@ -107,21 +114,23 @@ def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int
         if step % spec.record_every == 0 or step == spec.steps:
             exact = evaluate(policy().detach().numpy(), sft_logp, reward, problem.beta)
             train = {key: float(np.mean([w[key] for w in window])) for key in window[0]} if window else {}
-            records.append({"step": step, **train, **exact})
+            records.append({"step": step0 + step, **train, **exact})
             window = []
         if step == spec.steps:
             break
         batch = sampler.batch(spec.batch_size)
         logp = policy()
-        logratios = logp[batch.prompts[:, None], batch.outputs] - sft_t[batch.prompts[:, None], batch.outputs]
-        loss = method.group_loss(logratios, batch.rewards).mean()
+        inputs = LossInputs(logp[batch.prompts[:, None], batch.outputs], sft_t[batch.prompts[:, None], batch.outputs],
+                            batch.rewards)
+        logratios = inputs.logratios
+        loss = method.group_loss(inputs).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
         window.append({"loss": float(loss.detach()),
                        **group_records(logratios.detach(), batch.rewards, method.implicit_beta())})
-    return policy().detach().numpy(), records, time.time() - t0
+    return policy().detach().numpy(), records, time.time() - t0, policy.logits.detach().numpy()
 
 
 def projections(problem: ExactProblem, policy_class: str, steps: int = 3000, lr: float = 0.05

@@ -70,3 +70,27 @@ def test_ipo_hand_computed():
     lr = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     out = losses.ipo(lr, beta=0.5)  # target margin 1 / (2 * 0.5) = 1
     assert out.tolist() == pytest.approx([0.0, 9.0], abs=1e-12)
+
+
+def test_slic_hf_hand_computed():
+    logps = torch.tensor([[-3.0, -3.5], [-2.0, -5.0], [-4.0, -1.0]], dtype=torch.float64)
+    out = losses.slic_hf(logps, logps[:, 0], delta=1.0, lam=0.5)
+    # row 0: margin 0.5 -> hinge 0.5, reg -0.5 * -3 = 1.5; row 1: margin 3 >= delta -> hinge 0, reg 1.0;
+    # row 2: margin -3 -> hinge 4, reg 2.0
+    assert out.tolist() == pytest.approx([2.0, 1.0, 6.0], abs=1e-12)
+
+
+def test_slic_hf_gradient_stops_at_the_margin():
+    logps = torch.tensor([[-1.0, -3.0]], requires_grad=True)
+    losses.slic_hf(logps, logps[:, 0].detach(), delta=1.0, lam=0.0).sum().backward()
+    assert logps.grad.abs().sum().item() == 0.0  # margin 2 > delta: the hinge is flat
+
+
+def test_mpo_hand_computed():
+    logps = torch.tensor([[-1.0, -2.0], [-4.0, -2.0]], dtype=torch.float64)
+    out = losses.mpo(logps, lam=0.5)
+    s0 = 1 / (1 + math.exp(-1.0))  # pi(y+) / (pi(y+) + pi(y-)) = e^-1 / (e^-1 + e^-2)
+    s1 = 1 / (1 + math.exp(2.0))
+    assert s0 == pytest.approx(math.exp(-1) / (math.exp(-1) + math.exp(-2)), abs=1e-12)
+    assert out[0].item() == pytest.approx(-s0 + 0.5 * 1.5, abs=1e-12)
+    assert out[1].item() == pytest.approx(-s1 + 0.5 * 3.0, abs=1e-12)

@@ -46,7 +46,7 @@ def test_training_raises_the_chosen_over_rejected_margin(model):
     with torch.no_grad():
         ref = group_logps(model, pairs, pad=2, bf16=False)
     cfg = TrainConfig(lr=3e-3, batch_size=4, micro_batch=2, epochs=15, bf16=False, seed=0)
-    records, _ = train_pairwise(model, pairs, ref, lambda x, _rewards: losses.exo_pref(x, 0.5), 0.5, cfg, pad=2)
+    records, _ = train_pairwise(model, pairs, ref, lambda x: losses.exo_pref(x.logratios, 0.5), 0.5, cfg, pad=2)
     assert len(records) == 15
     assert records[0]["reward_margin"] == pytest.approx(0.0, abs=1e-5)  # the policy starts at the reference
     assert records[-1]["loss"] < records[0]["loss"]
@@ -76,6 +76,6 @@ def test_groups_of_k_with_rewards_move_towards_the_best_rewarded(model):
         ref = group_logps(model, groups, pad=2, bf16=False)
     assert ref.shape == (3, 4)
     cfg = TrainConfig(lr=3e-3, batch_size=3, micro_batch=2, epochs=12, bf16=False, seed=0)
-    records, _ = train_pairwise(model, groups, ref, lambda lr, r: losses.exo_rw(lr, r, 0.5, 0.5), 0.5, cfg, pad=2)
+    records, _ = train_pairwise(model, groups, ref, lambda x: losses.exo_rw(x.logratios, x.rewards, 0.5, 0.5), 0.5, cfg, pad=2)
     assert records[-1]["loss"] < records[0]["loss"]
     assert records[-1]["reward_margin"] > 0  # best-rewarded sample above the worst in implicit reward

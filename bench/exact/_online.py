@@ -1,0 +1,37 @@
+"""Online rounds on the exact task: groups sampled from a policy's table, reordered into preference pairs."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.exact._train import Batch
+from bench.hashing import content_key
+
+
+def sample_groups(logp: np.ndarray, k: int, n: int, seed: Any) -> Batch:
+    """``n`` groups: a prompt drawn uniformly and ``k`` outputs drawn from ``logp`` [P, N] (with replacement)."""
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    probs = torch.tensor(np.exp(logp))
+    prompts = torch.randint(probs.shape[0], (n,), generator=gen)
+    outputs = torch.multinomial(probs[prompts], k, replacement=True, generator=gen)
+    return Batch(prompts, outputs, None)
+
+
+def pairs_from(samples: Batch, chosen: np.ndarray, rejected: np.ndarray) -> Batch:
+    """(chosen, rejected) pairs: per row, the outputs in columns ``chosen`` and ``rejected``."""
+    rows = torch.arange(len(samples.prompts))
+    cols = torch.stack([torch.as_tensor(chosen), torch.as_tensor(rejected)], dim=1)
+    return Batch(samples.prompts, samples.outputs[rows[:, None], cols], None)
+
+
+def groups_key(groups: Batch | None) -> str | None:
+    """A content identity of a fixed set of groups (part of the trained policy's identity)."""
+    if groups is None:
+        return None
+    data = groups.prompts.numpy().tobytes() + groups.outputs.numpy().tobytes()
+    return content_key("exact-groups", hashlib.sha256(data).hexdigest())

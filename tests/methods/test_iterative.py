@@ -1,0 +1,101 @@
+"""Online iterative training (methods.iterative) on both contexts, SLiC-HF and MPO in a real run."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bench.errors import InputError
+from bench.generation import make_engine
+from bench.runner import Runner
+from bench.spec import build_spec, flags_layer
+from methods import METHODS
+from methods.iterative import preference_labels
+
+TASK = type("Task", (), {"default_beta": 0.5})
+
+
+def test_rounds_are_a_key_of_every_pairwise_method_and_stored_only_when_given():
+    assert METHODS.get("exo").resolve_params({}, TASK, "exo.") == {"beta_pi": 0.5, "eps": 1e-3}
+    online = METHODS.get("exo").resolve_params({"rounds": "3", "label": "self"}, TASK, "exo.")
+    assert online == {"beta_pi": 0.5, "eps": 1e-3, "rounds": 3, "label": "self", "k": 2}
+    method = METHODS.get("exo").from_params(online)
+    assert (method.online.rounds, method.online.label) == (3, "self") and method.params.beta_pi == 0.5
+    assert METHODS.get("sail").from_params(METHODS.get("sail").resolve_params({}, TASK, "sail.")).online.rounds == 3
+    with pytest.raises(InputError, match="reward or self"):
+        METHODS.get("dpo").resolve_params({"label": "oracle"}, TASK, "dpo.")
+    with pytest.raises(InputError, match="unknown setting"):  # the reward-model setting is not online
+        METHODS.get("exo-rw").resolve_params({"rounds": 2}, TASK, "exo-rw.")
+
+
+def test_preference_labels_follow_bradley_terry():
+    rng = np.random.default_rng(0)
+    chosen, rejected = preference_labels(np.array([[50.0, 0.0], [0.0, 50.0]]), rng)
+    assert chosen.tolist() == [0, 1] and rejected.tolist() == [1, 0]
+    scores = np.tile([np.log(3.0), 0.0], (20000, 1))  # P(first preferred) = sigmoid(log 3) = 0.75
+    chosen, _ = preference_labels(scores, rng)
+    assert abs((chosen == 0).mean() - 0.75) < 0.015
+
+
+def _exact_spec(methods, *sets):
+    return build_spec([flags_layer(["exact.seeds=1", "exact.steps=60", "exact.batch_size=128",
+                                    "exact.record_every=20", *sets], task="exact", methods=methods)])
+
+
+def test_exact_online_rounds_continue_from_the_previous_policy(store, tmp_path):
+    from bench.exact._results import round_table
+
+    spec = _exact_spec("dpo,sail", "sail.label=self", "exact.classes=tabular")
+    runner = Runner(spec, store, tmp_path / "out", None)
+    run_id = runner.run()
+    plan = json.loads(store.run(run_id)["plan_json"])
+    sail = next(e for e in plan["entries"] if e["method"] == "sail")
+    info = json.loads(store.policy(sail["policy_id"])["info_json"])
+    assert info["round"] == 3
+    round2 = json.loads(store.policy(info["based_on"])["info_json"])
+    assert round2["round"] == 2 and json.loads(store.policy(round2["based_on"])["info_json"]).get("round", 1) == 1
+    steps = sorted({m["step"] for m in store.metrics([sail["policy_id"]])})
+    assert steps[0] == 0 and steps[-1] == 180 and 60 in steps and 120 in steps  # one curve over three rounds
+    table = round_table(store, plan, "tabular", 60)
+    assert [t["method"] for t in table] == ["sail"] and [r["round"] for r in table[0]["rounds"]] == [0, 1, 2, 3]
+    sft = next(e["policy_id"] for e in plan["entries"] if e["method"] == "sft")
+    sft_j = next(m["value"] for m in store.metrics([sft]) if m["name"] == "objective")
+    assert table[0]["rounds"][0]["objective"].mean == pytest.approx(sft_j, abs=1e-9)  # round 0 is pi_sft
+    rerun = Runner(spec, store, tmp_path / "out", None).run()
+    assert json.loads(store.run(rerun)["plan_json"])["entries"] == plan["entries"]  # every round reused
+
+
+def test_one_round_is_plain_offline_training(store, tmp_path):
+    plain = Runner(_exact_spec("exo", "exact.classes=tabular"), store, tmp_path / "out", None).run()
+    one = Runner(_exact_spec("exo", "exo.rounds=1", "exact.classes=tabular"), store, tmp_path / "out", None).run()
+    ids = [[e["policy_id"] for e in json.loads(store.run(r)["plan_json"])["entries"]] for r in (plain, one)]
+    assert ids[0] == ids[1]
+
+
+def test_language_model_online_round_samples_the_current_policy(tiny_models, mini_data, store, tmp_path):
+    spec = build_spec([flags_layer([
+        f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=16", "reward_model.val_pairs=8",
+        "eval.prompts=2", "eval.samples=2", "eval.max_new_tokens=6", "engine.kind=hf", "train.pairs=8",
+        "train.batch_size=4", "sail.rounds=2", "dpo.rounds=2", "dpo.label=self",
+    ], task="tldr", methods="sail,dpo,slic,mpo", preset="smoke", model=str(tiny_models["policy"]))])
+    runner = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=lambda path: make_engine("hf", path))
+    run_id = runner.run()
+    policies = {p["method"]: p for p in store.run_policies(run_id)}
+    assert {"sail", "dpo", "slic", "mpo"} <= set(policies)
+    plan = json.loads(store.run(run_id)["plan_json"])
+    for name in ("sail", "dpo"):
+        info = json.loads(policies[name]["info_json"])
+        assert info["round"] == 2 and info["pairs"] == len({p for p in _prompts(mini_data, 8)})
+        first = info["based_on"]  # round 1's policy: its own samples of the training prompts trained round 2
+        samples = [g for g in store.generations(first, plan["sampling_key"]) if g["sample_index"] >= 20_000]
+        assert len(samples) == 2 * info["pairs"]
+    before = store.counts()
+    Runner(spec, store, tmp_path / "out", mini_data, engine_factory=lambda path: make_engine("hf", path)).run()
+    assert store.counts() == {**before, "invocations": before["invocations"] + 1}
+
+
+def _prompts(data_dir, n):
+    from bench.tasks import TASKS
+
+    task = TASKS.get("tldr")()
+    return [p.prompt for p in task.load_splits(data_dir).train_pairs[:n]]
