@@ -40,6 +40,11 @@ class TrainSpec:
     max_prompt_tokens: int = 512
     max_completion_tokens: int = 64
     autocast_bf16: bool = True
+    checkpoints: int = 0  # evenly spaced intermediate checkpoints kept for the reward-KL frontier (0 = none)
+
+    def __post_init__(self) -> None:
+        if self.checkpoints < 0:
+            raise InputError("must not be negative", source="spec", field="train.checkpoints")
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,38 @@ class LLMJudgeSpec:
 
 
 @dataclass(frozen=True)
+class FrontierSpec:
+    """The reward-KL frontier of tasks with an oracle reward (imdb): every method's checkpoints, SFT and
+    Best-of-N at several N, evaluated on held-out prompts sampled at temperature 1."""
+
+    prompts: int = 64  # held-out prompts (0 = all)
+    samples: int = 2  # samples per prompt from each checkpoint
+    pool: int = 16  # SFT samples per prompt: SFT's point and Best-of-N at every N, from one pool
+    bon_n: str = "1,2,4,8,16"
+    temperature: float = 1.0  # the KL estimator is unbiased only for samples of pi itself (temperature 1)
+    oracle_backbone: str = "minilm-l6"
+    oracle_max_tokens: int = 160
+
+    def __post_init__(self) -> None:
+        for key in ("samples", "pool"):
+            if getattr(self, key) < 1:
+                raise InputError("must be at least 1", source="spec", field=f"frontier.{key}")
+        try:
+            ns = self.ns()
+        except ValueError:
+            raise InputError(f"expected comma-separated integers, got {self.bon_n!r}", source="spec",
+                             field="frontier.bon_n") from None
+        if any(n < 1 or n > self.pool for n in ns):
+            raise InputError(f"every N must be between 1 and frontier.pool={self.pool}", source="spec",
+                             field="frontier.bon_n")
+        if self.temperature <= 0:
+            raise InputError("must be positive", source="spec", field="frontier.temperature")
+
+    def ns(self) -> list[int]:
+        return sorted({int(v) for v in self.bon_n.split(",") if v.strip()})
+
+
+@dataclass(frozen=True)
 class EngineSpec:
     kind: str = "vllm"  # vllm | hf
     dtype: str = "float32"  # bf16 would round away small policy updates (lr 1e-6)
@@ -151,6 +188,7 @@ class RunSpec:
     engine: EngineSpec = field(default_factory=EngineSpec)
     exact: ExactSpec = field(default_factory=ExactSpec)
     llm_judge: LLMJudgeSpec = field(default_factory=LLMJudgeSpec)
+    frontier: FrontierSpec = field(default_factory=FrontierSpec)
 
     def method(self, name: str) -> MethodSpec:
         for m in self.methods:
@@ -175,6 +213,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # The EXO paper's settings (lr 1e-6, batch 64, one epoch, temperature 0.8) on the full data.
     "paper": {"eval": {"prompts": 0}},
+}
+# Per-task settings layered over a preset (below the YAML config and flags).
+TASK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # IMDB at smoke size: pairs sampled from SFT and labelled by the oracle (the reward model learns from 128
+    # of them), a larger lr so a few steps move the policy, two intermediate checkpoints for the frontier.
+    "imdb": {"smoke": {
+        "train": {"pairs": 48, "batch_size": 8, "lr": 2e-5, "checkpoints": 2},
+        "reward_model": {"pairs": 128, "val_pairs": 64},
+        "frontier": {"prompts": 32, "samples": 2, "pool": 16},
+    }},
 }
 
 

@@ -102,16 +102,22 @@ class Runner:
                        for e in data.eval_prompts]
             self.store.add_run_prompts(run_id, [(e.prompt_id, e.prompt) for e in data.eval_prompts])
         prompt_text = {e.prompt_id: e.prompt for e in data.eval_prompts}
-        with self.stage("reward_model"):
-            rm = ensure_reward_model(store=self.store, backbone=resolve_encoder(spec.reward_model.backbone),
-                                     data=data, spec=spec, seed=spec.seed, artifacts=self.out / "artifacts",
-                                     prompt_text=prompt_text)
         sampling = SamplingParams(temperature=spec.eval.temperature, top_p=spec.eval.top_p,
                                   max_tokens=spec.eval.max_new_tokens)
         sampler = Sampler(self.store, self.engine_factory, spec.engine.kind, spec.seed, sampling)
         ctx = MethodContext(spec=spec, task=task, data=self._policy_data(data), base=base, store=self.store,
                             sampler=sampler, prompts=prompts, artifacts=self.out / "artifacts",
                             reward_model=lambda: rm)
+        with self.stage("task_data"):  # e.g. imdb: pairs sampled from SFT, labelled by the oracle
+            try:
+                data = task.prepare(ctx, data)
+            finally:
+                sampler.close()
+            ctx.data = self._policy_data(data)
+        with self.stage("reward_model"):
+            rm = ensure_reward_model(store=self.store, backbone=resolve_encoder(spec.reward_model.backbone),
+                                     data=data, spec=spec, seed=spec.seed, artifacts=self.out / "artifacts",
+                                     prompt_text=prompt_text)
         methods = self.methods()
         names = list(methods)
         policies = {}
@@ -127,8 +133,16 @@ class Runner:
                 "base_model": {"name": base.name, "identity": base.identity},
                 "reward_model": {"id": rm.id, "info": rm.info}}
         llm = self._llm_judge(task, plan)
+        if getattr(task, "pair_info", None):
+            plan["task_pairs"] = task.pair_info
         self.store.set_plan(run_id, plan)
         self._generate_and_judge(ctx, methods, policies, plan, rm, sampler, llm, prompt_text)
+        if task.has_oracle:
+            with self.stage("frontier"):
+                from bench.frontier import Frontier
+
+                plan["frontier"] = Frontier(self, ctx, task, rm).run(methods, policies)
+            self.store.set_plan(run_id, plan)
 
     def _llm_judge(self, task: Task, plan: dict[str, Any]) -> Any:
         """The LLM judge if the spec enables it, entered into the plan with its prompt's hash."""

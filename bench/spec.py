@@ -8,9 +8,11 @@ from typing import Any
 
 from bench.config import (
     PRESETS,
+    TASK_PRESETS,
     EngineSpec,
     EvalSpec,
     ExactSpec,
+    FrontierSpec,
     LLMJudgeSpec,
     MethodSpec,
     RewardModelSpec,
@@ -28,6 +30,7 @@ SECTIONS: dict[str, type] = {
     "engine": EngineSpec,
     "exact": ExactSpec,
     "llm_judge": LLMJudgeSpec,
+    "frontier": FrontierSpec,
 }
 TOP_LEVEL = {"task": str, "model": str, "preset": str, "seed": int}
 
@@ -118,6 +121,8 @@ def build_spec(layers: list[_Layer]) -> RunSpec:
     if "task" not in top:
         raise InputError("no task given (use --task or 'task:' in the config)", source="spec", field="task")
     sections: dict[str, dict[str, Any]] = {k: dict(v) for k, v in PRESETS[preset].items()}
+    for name, values in TASK_PRESETS.get(str(top["task"]), {}).get(preset, {}).items():
+        sections.setdefault(name, {}).update(values)
     methods: list[str] = []
     methods_source = "spec"
     params: dict[str, dict[str, Any]] = {}

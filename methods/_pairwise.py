@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,6 +54,11 @@ def cached_reference(ctx: MethodContext, pairs: list[TokGroup]):  # -> torch.Ten
     return ref
 
 
+def checkpoint_steps(total: int, n: int) -> set[int]:
+    """``n`` evenly spaced intermediate steps (numbers of updates done) in 1..total-1; fewer if total is small."""
+    return {round(total * i / (n + 1)) for i in range(1, n + 1)} - {0, total}
+
+
 def trained_policy(ctx: MethodContext, method: Method, pid: str) -> Policy | None:
     """The policy ``pid`` if it was trained before and its checkpoint is still on disk."""
     target = ctx.artifacts / "policies" / pid
@@ -87,13 +93,24 @@ def _train(ctx: MethodContext, method: Method, pid: str, target: Path, groups: l
     model = AutoModelForCausalLM.from_pretrained(str(start), dtype=torch.float32)
     cfg = TrainConfig(lr=t.lr, batch_size=t.batch_size, micro_batch=t.micro_batch, epochs=t.epochs,
                       bf16=t.autocast_bf16, seed=ctx.spec.seed)
+    total = math.ceil(len(pairs) / t.batch_size) * t.epochs
+    keep = checkpoint_steps(total, t.checkpoints)
+    checkpoints: list[dict] = []
+
+    def on_step(done: int) -> None:
+        if done in keep:  # an intermediate checkpoint for the reward-KL frontier, written atomically
+            path = target.with_name(f"{target.name}-step{done}")
+            save_checkpoint(model, ctx.tokenizer, path)
+            checkpoints.append({"step": done, "path": str(path)})
+
     records, seconds = train_pairwise(model, pairs, ref, method.group_loss, method.implicit_beta(), cfg,
-                                      ctx.tokenizer.pad_token_id, label=method.name)
+                                      ctx.tokenizer.pad_token_id, label=method.name, on_step=on_step)
     save_checkpoint(model, ctx.tokenizer, target)
     info = {"train_seconds": seconds, "steps": len(records), "pairs": len(pairs),
             "completions_per_prompt": len(pairs[0].completions) if pairs else 0,
             **({"based_on": init.id, "round": int(init.info.get("round", 1)) + 1} if init is not None else {}),
-            "final": records[-1] if records else {}}
+            "final": records[-1] if records else {},
+            "checkpoints": [*checkpoints, {"step": len(records), "path": str(target)}]}
     ctx.store.put_policy({"id": pid, "method": method.name, "kind": "trained",
                           "params_json": json.dumps(asdict(method.params)), "path": str(target),
                           "info_json": json.dumps(info)}, steps=records)

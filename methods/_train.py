@@ -103,7 +103,8 @@ LossFn = Callable[[LossInputs], torch.Tensor]
 
 
 def train_pairwise(model: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, loss_fn: LossFn,
-                   beta: float, cfg: TrainConfig, pad: int, label: str = "") -> tuple[list[dict], float]:
+                   beta: float, cfg: TrainConfig, pad: int, label: str = "",
+                   on_step: Callable[[int], None] | None = None) -> tuple[list[dict], float]:
     """Train ``model`` in place on groups; ``loss_fn(LossInputs)`` (policy and reference log-probs [B, K],
     rewards [B, K] or None) gives the per-group loss. Returns the per-step records and the training seconds."""
     torch.manual_seed(cfg.seed)
@@ -126,6 +127,8 @@ def train_pairwise(model: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, los
                 sched.step()
                 rec.update(step=len(records), epoch=epoch, lr=sched.get_last_lr()[0], seconds=time.time() - t0)
                 records.append(rec)
+                if on_step is not None:  # e.g. save an intermediate checkpoint after this many updates
+                    on_step(len(records))
                 bar.update(1)
                 bar.set_postfix(loss=f"{rec['loss']:.4f}", acc=f"{rec['reward_accuracy']:.2f}")
     return records, time.time() - t0

@@ -85,7 +85,8 @@ def _rationales(store: Any, judgment: dict[str, Any]) -> dict[str, Any]:
 
 
 TRAINING_CURVES = (("loss", "training loss"), ("reward_accuracy", "implicit-reward accuracy"),
-                   ("reward_margin", "implicit-reward margin"), ("kl_is", "KL(pi || pi_ref), IS estimate"))
+                   ("reward_margin", "implicit-reward margin"), ("kl_is", "KL(pi || pi_ref), IS estimate"),
+                   ("score", "PPO: reward-model score of the rollouts"), ("kl", "PPO: KL(pi || pi_ref) of the rollouts"))
 
 
 def _training_charts(store: Any, policies: list[dict[str, Any]]) -> list[Any]:
@@ -128,6 +129,13 @@ def render_run_report(store: Any, run_id: str) -> str:
 
         return _env().get_template("exact.html.j2").render(exact=exact_view(store, plan), **common)
     common["training_charts"] = _training_charts(store, policies)
+    names = ["data", "model", "task_data", "reward_model", "policies", "generation", "judging", "llm_judging",
+             "frontier", "report"]
+    common["stage_names"] = [k for k in names if k == "report" or any(k in st for st in stages)]
+    if plan and plan.get("frontier"):
+        from reports._frontier import frontier_view
+
+        common["frontier"] = frontier_view(store, plan)
     if plan:
         from bench._paired_runs import run_paired
         from reports._judges import llm_panel, method_costs

@@ -40,8 +40,9 @@ def mean_curve(runs: list[list[dict[str, Any]]], key: str) -> list[tuple[float, 
 
 
 def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, x_label: str,
-               y_label: str) -> Markup:
-    """One line per series (name -> points), with axes, ticks and a legend on the right."""
+               y_label: str, markers: bool = False) -> Markup:
+    """One line per series (name -> points), with axes, ticks and a legend on the right; ``markers`` also
+    draws every point (e.g. a frontier's checkpoints)."""
     points = [p for pts in series.values() for p in pts if math.isfinite(p[1])]
     if not points:
         return Markup(f'<p class="muted">{escape(title)}: no data</p>')
@@ -78,6 +79,9 @@ def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, x_la
             continue
         shape = (f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"/>' if len(pts) > 1
                  else f'<circle cx="{path.split(",")[0]}" cy="{path.split(",")[1]}" r="3" fill="{color}"/>')
+        if markers and len(pts) > 1:
+            shape += "".join(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}"/>'
+                             for x, y in pts if math.isfinite(y))
         out.append(shape + f'<text x="{LEFT + pw + 8}" y="{TOP + 12 + 14 * i}" font-size="11" fill="{color}">'
                    f'{escape(name)}</text>')
     out.append("</svg>")

@@ -177,6 +177,11 @@ class Store(JudgingMixin):
                  .order_by(s.metrics.c.policy_id, s.metrics.c.step, s.metrics.c.name))
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def put_metrics(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Metric rows (policy_id, step, name, value, stderr, n) of an existing policy; rows already stored
+        under the same (policy, step, name) are kept."""
+        return self._insert_ignore(s.metrics, [{"stderr": None, "n": None, **r} for r in rows])
+
     def link_policy(self, run_id: str, method: str, policy_id: str, setting: str) -> None:
         self._insert_ignore(s.run_policies, [{"run_id": run_id, "method": method, "policy_id": policy_id,
                                               "setting": setting}])

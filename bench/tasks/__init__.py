@@ -13,5 +13,6 @@ from bench.tasks._base import (
 TASKS: Registry[type[Task]] = Registry("task", entry_point_group="bench.tasks")
 TASKS.register("tldr", "bench.tasks.tldr:TLDR")
 TASKS.register("exact", "bench.tasks.exact:Exact")
+TASKS.register("imdb", "bench.tasks.imdb:IMDB")
 
 __all__ = ["TASKS", "EvalPrompt", "PreferencePair", "SftExample", "Task", "TaskData", "resolve_data_dir"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bench.hashing import content_key
 
@@ -42,14 +42,15 @@ class TaskData:
     eval_prompts: tuple[EvalPrompt, ...]
     sft: tuple[SftExample, ...]
     sources: dict[str, str] = field(default_factory=dict)
+    #: identity of inputs outside the splits (e.g. an oracle's labelled data, prefixes to sample pairs on)
+    extra_fingerprint: str = ""
 
     def fingerprint(self) -> str:
         """Identity of the data actually used (content, not paths)."""
-        return content_key(
-            [(p.prompt, p.chosen, p.rejected) for p in self.train_pairs],
-            [(p.prompt, p.chosen, p.rejected) for p in self.val_pairs],
-            [(e.prompt, e.reference) for e in self.eval_prompts],
-        )
+        parts = [[(p.prompt, p.chosen, p.rejected) for p in self.train_pairs],
+                 [(p.prompt, p.chosen, p.rejected) for p in self.val_pairs],
+                 [(e.prompt, e.reference) for e in self.eval_prompts]]
+        return content_key(*parts, *([self.extra_fingerprint] if self.extra_fingerprint else []))
 
 
 class Task:
@@ -67,6 +68,8 @@ class Task:
     #: an enumerable task whose policies are tables, trained and measured exactly (see tasks/exact.py)
     exact: ClassVar[bool] = False
     judge_template: ClassVar[str] = "generic_v1"  # the LLM judge's prompt (judges/llm_pairwise/templates)
+    #: a task whose reward is known (an oracle judge): the run adds the reward-KL frontier stage
+    has_oracle: ClassVar[bool] = False
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         """The chat messages that ask the policy for a response to ``prompt``."""
@@ -74,6 +77,19 @@ class Task:
 
     def load_splits(self, data_dir: Path | None) -> TaskData:
         raise NotImplementedError
+
+    def prepare(self, ctx: Any, data: TaskData) -> TaskData:
+        """Hook run once the base model and the sampler exist (``ctx`` is the run's MethodContext), before
+        the reward model: e.g. sample training pairs from the SFT policy. The default: ``data`` as is."""
+        return data
+
+    def oracle(self, ctx: Any) -> Any:
+        """The oracle judge of a task with ``has_oracle`` (scores generations like the reward model)."""
+        raise NotImplementedError(f"task {self.name!r} has no oracle reward")
+
+    def heldout_prompts(self, n: int) -> list[str]:
+        """The first ``n`` held-out prompts (0 = all) for the frontier; the default: the evaluation split's."""
+        raise NotImplementedError(f"task {self.name!r} has no held-out prompts for a frontier")
 
     def load(self, data_dir: Path | None, *, train_pairs: int = 0, val_pairs: int = 0,
              eval_prompts: int = 0) -> TaskData:
@@ -86,6 +102,7 @@ class Task:
         return TaskData(
             train_pairs=cut(data.train_pairs, train_pairs), val_pairs=cut(data.val_pairs, val_pairs),
             eval_prompts=cut(data.eval_prompts, eval_prompts), sft=data.sft, sources=data.sources,
+            extra_fingerprint=data.extra_fingerprint,
         )
 
 
