@@ -32,7 +32,14 @@ def describe() -> str:
     except OSError:
         rev = "?"
     return (f"{cpu}, {os.cpu_count()} cores, {mem_gb} RAM, Python {platform.python_version()}, "
-            f"git {rev or '?'}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+            f"git {rev or '?'}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {load()}")
+
+
+def load() -> str:
+    """The 1/5/15-minute load averages, and whether the machine was busy (load above its core count)."""
+    one, five, fifteen = os.getloadavg()
+    busy = " (**under load**: other work shared the cores)" if five > (os.cpu_count() or 1) * 0.75 else ""
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f}{busy}"
 
 
 def append(title: str, table: str) -> None:

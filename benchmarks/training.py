@@ -3,11 +3,16 @@
 bf16 autocast on CPU), seconds per step (median over the steps after the first) and peak memory (max
 RSS of a fresh process per configuration).
 
-bench computes reference log-probs once before training (not in the step); TRL's default computes them in
-every step with a second model copy, which is what a TRL user gets. ``--trl-precompute`` gives TRL
-``precompute_ref_log_probs=True`` as well.
+bench computes reference log-probs once before training (not in the step). TRL is measured twice:
+``matched`` does the same work per step as bench (``precompute_ref_log_probs=True``, no gradient
+checkpointing), ``defaults`` is what a TRL user gets out of the box (a reference forward in every step, and
+gradient checkpointing, which ``DPOConfig`` turns on by default: one more policy forward in the backward).
 
-    .venv/bin/python benchmarks/training.py [--steps 5] [--trl-precompute]
+The machine is shared, so configurations run in fresh processes in an alternating order (A B C ... C B A,
+``--rounds`` times) and the table reports the median over all timed steps of all rounds, with the load
+average seen by each process.
+
+    .venv/bin/python benchmarks/training.py [--steps 4] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BATCH = 2
-CONFIGS = ("bench-dpo", "bench-exo", "trl-sigmoid", "trl-exo_pair")
+CONFIGS = ("bench-dpo", "trl-sigmoid", "bench-exo", "trl-exo", "trl-sigmoid-defaults")
 
 
 def _data(steps: int):
@@ -37,7 +42,12 @@ def _data(steps: int):
     return task, list(data.train_pairs[: BATCH * steps])
 
 
-def _bench(kind: str, steps: int) -> list[float]:
+def _intervals(stamps: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(wall seconds, CPU seconds of this process) between consecutive stamps."""
+    return [(b[0] - a[0], b[1] - a[1]) for a, b in zip(stamps, stamps[1:], strict=False)]
+
+
+def _bench(kind: str, steps: int) -> list[tuple[float, float]]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -54,18 +64,18 @@ def _bench(kind: str, steps: int) -> list[float]:
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
     ref = reference_logps(model, groups, tok.pad_token_id, BATCH, True)
     method = METHODS.get(kind).from_params({"beta": 0.5} if kind == "dpo" else {"beta_pi": 0.5})
-    stamps: list[float] = []
+    stamps: list[tuple[float, float]] = []
 
     def timed_loss(inputs):
-        stamps.append(time.perf_counter())  # one call per step (micro batch = batch)
+        stamps.append((time.perf_counter(), time.process_time()))  # one call per step (micro batch = batch)
         return method.group_loss(inputs)
 
     cfg = TrainConfig(lr=1e-6, batch_size=BATCH, micro_batch=BATCH, epochs=1, bf16=True, seed=0)
     train_pairwise(model, groups, ref, timed_loss, method.implicit_beta(), cfg, tok.pad_token_id)
-    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    return _intervals(stamps)
 
 
-def _trl(loss_type: str, steps: int, precompute: bool) -> list[float]:
+def _trl(loss_type: str, steps: int, defaults: bool) -> list[tuple[float, float]]:
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
@@ -79,66 +89,98 @@ def _trl(loss_type: str, steps: int, precompute: bool) -> list[float]:
     tok = AutoTokenizer.from_pretrained(str(path))
     rows = [{"prompt": tok.decode(_render(tok, task.messages(p.prompt))), "chosen": p.chosen,
              "rejected": p.rejected} for p in pairs]
-    stamps: list[float] = []
+    stamps: list[tuple[float, float]] = []
 
     class Stamp(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):  # noqa: ANN001, ANN003
-            stamps.append(time.perf_counter())
+            stamps.append((time.perf_counter(), time.process_time()))
 
+    tuning = {} if defaults else {"precompute_ref_log_probs": True, "gradient_checkpointing": False}
     with tempfile.TemporaryDirectory() as out:
         cfg = DPOConfig(output_dir=out, per_device_train_batch_size=BATCH, max_steps=steps, learning_rate=1e-6,
                         beta=0.5, loss_type=[loss_type], label_smoothing=1e-3 if loss_type == "exo_pair" else 0.0,
                         bf16=True, use_cpu=True, report_to=[], logging_steps=1, save_strategy="no",
-                        max_length=448, precompute_ref_log_probs=precompute, dataloader_num_workers=0)
+                        max_length=448, dataloader_num_workers=0, **tuning)
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
         trainer = DPOTrainer(model=model, args=cfg, train_dataset=Dataset.from_list(rows), processing_class=tok,
                              callbacks=[Stamp()])
-        stamps.append(time.perf_counter())
+        stamps.append((time.perf_counter(), time.process_time()))
         trainer.train()
-    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    return _intervals(stamps)
 
 
-def _one(config: str, steps: int, precompute: bool) -> None:
+def _one(config: str, steps: int) -> None:
     """Run one configuration in this (fresh) process and print its step times and peak memory."""
     os.environ.setdefault("BENCH_NO_PROGRESS", "1")
-    side, kind = config.split("-", 1)
-    times = _bench(kind, steps) if side == "bench" else _trl(kind, steps, precompute)
+    import torch
+
+    side, kind, *variant = config.split("-")
+    load0 = os.getloadavg()[0]
+    if side == "bench":
+        times = _bench(kind, steps)
+    else:
+        times = _trl({"exo": "exo_pair"}.get(kind, kind), steps, variant == ["defaults"])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
-    print(json.dumps({"config": config, "step_seconds": times, "peak_gb": peak}))
+    print(json.dumps({"config": config, "step_seconds": [t for t, _ in times], "step_cpu": [c for _, c in times],
+                      "peak_gb": peak, "threads": torch.get_num_threads(),
+                      "load": [load0, os.getloadavg()[0]]}))
+
+
+def _run(config: str, steps: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--one", config, "--steps", str(steps)], capture_output=True,
+                         text=True, check=False)
+    lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
+    if out.returncode != 0 or not lines:
+        raise SystemExit(f"{config} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(lines[-1])
+    print(f"{config}: {', '.join(f'{t:.1f}' for t in result['step_seconds'])} s, load {result['load']}", flush=True)
+    return result
+
+
+def _table(results: dict[str, list[dict]], steps: int, rounds: int) -> list[str]:
+    def timed(c: str, key: str) -> list[float]:  # the first interval holds warm-up: dropped in every round
+        return [t for r in results[c] for t in (r[key][1:] or r[key])]
+
+    wall = {c: statistics.median(timed(c, "step_seconds")) for c in results}
+    cpu = {c: statistics.median(timed(c, "step_cpu")) for c in results}
+    table = ["| configuration | wall s / step (median) | min-max | CPU s / step (median) | steps timed | "
+             "peak RSS (GB) | load (1-min, start-end of each run) |", "|---|---|---|---|---|---|---|"]
+    for c in results:
+        w = timed(c, "step_seconds")
+        loads = ", ".join(f"{r['load'][0]:.1f}-{r['load'][1]:.1f}" for r in results[c])
+        table.append(f"| {c} | {wall[c]:.2f} | {min(w):.2f}-{max(w):.2f} | {cpu[c]:.2f} | {len(w)} | "
+                     f"{max(r['peak_gb'] for r in results[c]):.2f} | {loads} |")
+
+    def ratio(a: str, b: str) -> str:
+        return f"**{wall[a] / wall[b]:.2f}x** wall, {cpu[a] / cpu[b]:.2f}x CPU"
+
+    table += ["", f"TRL over bench, per step (>1: bench faster): DPO vs TRL sigmoid matched "
+              f"{ratio('trl-sigmoid', 'bench-dpo')}; vs TRL sigmoid defaults {ratio('trl-sigmoid-defaults', 'bench-dpo')}; "
+              f"EXO vs TRL exo_pair matched {ratio('trl-exo', 'bench-exo')}. "
+              f"{BATCH} TL;DR pairs per step, prompts <= 384 and completions <= 64 tokens, bf16 autocast, AdamW, "
+              f"{results['bench-dpo'][0]['threads']} torch threads; {steps} steps per process (the first dropped), "
+              f"{rounds} rounds in alternating order. TRL matched: precomputed reference log-probs, no gradient "
+              f"checkpointing (bench's work per step); defaults: reference forward in every step and gradient "
+              f"checkpointing. CPU s = the process's user+system time, less sensitive than wall time to other work "
+              f"on the cores."]
+    return table
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--trl-precompute", action="store_true")
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        return _one(args.one, args.steps, args.trl_precompute)
-    results = {}
-    for config in CONFIGS:
-        cmd = [sys.executable, __file__, "--one", config, "--steps", str(args.steps)]
-        out = subprocess.run(cmd + (["--trl-precompute"] if args.trl_precompute else []), capture_output=True,
-                             text=True, check=False)
-        lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
-        if out.returncode != 0 or not lines:
-            raise SystemExit(f"{config} failed:\n{out.stderr[-3000:]}")
-        results[config] = json.loads(lines[-1])
-    def median(c: str) -> float:
-        times = results[c]["step_seconds"][1:] or results[c]["step_seconds"]
-        return statistics.median(times)
-
-    table = ["| configuration | s / step (median) | steps timed | peak RSS (GB) |", "|---|---|---|---|"]
-    for c in CONFIGS:
-        table.append(f"| {c} | {median(c):.2f} | {max(len(results[c]['step_seconds']) - 1, 1)} | "
-                     f"{results[c]['peak_gb']:.2f} |")
-    table += ["", f"bench DPO vs TRL sigmoid: **{median('trl-sigmoid') / median('bench-dpo'):.2f}x** (>1: bench faster); "
-              f"bench EXO vs TRL exo_pair: **{median('trl-exo_pair') / median('bench-exo'):.2f}x**. "
-              f"{BATCH} TL;DR pairs per step, prompts <= 384 and completions <= 64 tokens, bf16 autocast, "
-              f"TRL precompute_ref_log_probs={args.trl_precompute}."]
+        return _one(args.one, args.steps)
+    results: dict[str, list[dict]] = {c: [] for c in CONFIGS}
+    for r in range(args.rounds):
+        for config in (CONFIGS if r % 2 == 0 else CONFIGS[::-1]):
+            results[config].append(_run(config, args.steps))
     from benchmarks._machine import report
 
-    report("Training steps", table)
+    report("Training steps", _table(results, args.steps, args.rounds))
 
 
 if __name__ == "__main__":
