@@ -68,6 +68,11 @@ def test_imdb_run_frontier_and_rerun(tiny_models, data_dir, store, tmp_path):
     html = runner.report_path.read_text()
     assert "Reward–KL frontier" in html and "held-out accuracy" in html and "oracle reward vs KL" in html
     assert "<script" not in html.replace(html[html.find("<script"):html.find("</script>") + 9], "", 1)
+    # headless Chromium from file://: the frontier's SVG keeps the page self-contained
+    from browser import load
+
+    page = load(runner.report_path, tmp_path / "chromium", screenshot=tmp_path / "frontier.png")
+    assert page.console == [] and page.page_requests == [] and "oracle reward vs KL" in page.dom
 
     counts, calls = store.counts(), engines.calls
     again = Runner(spec, store, tmp_path / "out", data, engine_factory=engines)
