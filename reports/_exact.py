@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -13,12 +14,21 @@ CURVES = (("objective", "J"), ("kl_to_star", "KL(pi || pi*)"), ("kl_sft", "KL(pi
           ("loss", "training loss"), ("reward_accuracy", "implicit-reward accuracy"))
 
 
+def _all_rounds(store: Any, pid: str | None) -> list[dict[str, Any]]:
+    """A policy's training records preceded by those of the rounds it started from (online training)."""
+    steps: list[dict[str, Any]] = []
+    while pid is not None:
+        steps = store.train_steps(pid) + steps
+        pid = json.loads(store.policy(pid)["info_json"]).get("based_on")
+    return steps
+
+
 def _curves(store: Any, plan: dict[str, Any], cls: str) -> list[Any]:
     """Training curves averaged over seeds, one line per trained method."""
     runs: dict[str, list[list[dict[str, Any]]]] = defaultdict(list)
     for e in plan["entries"]:
         if e["class"] == cls and e["kind"] == "trained":
-            runs[e["method"]].append(store.train_steps(e["policy_id"]))
+            runs[e["method"]].append(_all_rounds(store, e["policy_id"]))
     last_step = max((r[-1]["step"] for rs in runs.values() for r in rs if r), default=1)
     charts = []
     for key, label in CURVES:
