@@ -121,6 +121,12 @@ class MethodContext:
 
         return train_groups(self, method)
 
+    def train_ppo(self, method: Method) -> Policy:
+        """PPO on rollouts of the policy being trained, scored by the reward model (``methods._ppo``)."""
+        from methods._ppo import train_ppo_policy
+
+        return train_ppo_policy(self, method)
+
     def policy_key(self, method: Method, *extra: Any) -> str:
         """Identity of a trained policy: method, params, base model, training data and settings, seed."""
         pairs = [(p.prompt, p.chosen, p.rejected) for p in self.data.train_pairs]

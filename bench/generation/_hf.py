@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from bench.generation._types import Request, Sample, SamplingParams
 
@@ -18,6 +19,13 @@ class HFEngine:
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype))
         self.model.eval()
         self.eos = self.tokenizer.eos_token_id
+
+    @classmethod
+    def wrap(cls, model: Any, tokenizer: Any) -> HFEngine:
+        """An engine over a model already in memory (e.g. a policy being trained by PPO), sampled as it is."""
+        engine = cls.__new__(cls)
+        engine.model, engine.tokenizer, engine.eos = model, tokenizer, tokenizer.eos_token_id
+        return engine
 
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Sample]:
         return [self._one(r, params) for r in requests]
@@ -42,7 +50,7 @@ class HFEngine:
         logprob = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(new)[:, None]).sum().item()
         text_ids = new[:-1] if finish == "stop" else new
         return Sample(text=self.tokenizer.decode(text_ids, skip_special_tokens=True), n_tokens=len(new),
-                      logprob=logprob, finish_reason=finish)
+                      logprob=logprob, finish_reason=finish, token_ids=tuple(new))
 
     def close(self) -> None:
         del self.model

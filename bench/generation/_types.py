@@ -34,6 +34,7 @@ class Sample:
     n_tokens: int
     logprob: float | None  # sum over sampled tokens (stop token included) of log pi(token), temperature 1
     finish_reason: str  # stop | length
+    token_ids: tuple[int, ...] = ()  # the sampled ids (stop token included), where the engine gives them
 
 
 class Engine(Protocol):
