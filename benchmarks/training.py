@@ -8,11 +8,12 @@ bench computes reference log-probs once before training (not in the step). TRL i
 checkpointing), ``defaults`` is what a TRL user gets out of the box (a reference forward in every step, and
 gradient checkpointing, which ``DPOConfig`` turns on by default: one more policy forward in the backward).
 
-The machine is shared, so configurations run in fresh processes in an alternating order (A B C ... C B A,
-``--rounds`` times) and the table reports the median over all timed steps of all rounds, with the load
-average seen by each process.
+The machine is shared, so configurations run in fresh processes in an alternating order (bench, TRL, TRL,
+bench, then TRL defaults; reversed in every second of ``--rounds``) and the table reports the median over
+all timed steps of all rounds, with the load average seen by each process. ``--log`` keeps finished runs,
+so an interrupted benchmark resumes.
 
-    .venv/bin/python benchmarks/training.py [--steps 4] [--rounds 2]
+    .venv/bin/python benchmarks/training.py [--steps 4] [--rounds 1] [--log /tmp/you/training.jsonl]
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BATCH = 2
-CONFIGS = ("bench-dpo", "trl-sigmoid", "bench-exo", "trl-exo", "trl-sigmoid-defaults")
+CONFIGS = ("bench-dpo", "trl-sigmoid", "trl-exo", "bench-exo", "trl-sigmoid-defaults")
 
 
 def _data(steps: int):
@@ -141,6 +142,7 @@ def _table(results: dict[str, list[dict]], steps: int, rounds: int) -> list[str]
     def timed(c: str, key: str) -> list[float]:  # the first interval holds warm-up: dropped in every round
         return [t for r in results[c] for t in (r[key][1:] or r[key])]
 
+    results = {c: rs for c, rs in results.items() if rs}  # configurations that ran
     wall = {c: statistics.median(timed(c, "step_seconds")) for c in results}
     cpu = {c: statistics.median(timed(c, "step_cpu")) for c in results}
     table = ["| configuration | wall s / step (median) | min-max | CPU s / step (median) | steps timed | "
@@ -152,13 +154,15 @@ def _table(results: dict[str, list[dict]], steps: int, rounds: int) -> list[str]
                      f"{max(r['peak_gb'] for r in results[c]):.2f} | {loads} |")
 
     def ratio(a: str, b: str) -> str:
+        if a not in wall or b not in wall:
+            return "not measured"
         return f"**{wall[a] / wall[b]:.2f}x** wall, {cpu[a] / cpu[b]:.2f}x CPU"
 
     table += ["", f"TRL over bench, per step (>1: bench faster): DPO vs TRL sigmoid matched "
               f"{ratio('trl-sigmoid', 'bench-dpo')}; vs TRL sigmoid defaults {ratio('trl-sigmoid-defaults', 'bench-dpo')}; "
               f"EXO vs TRL exo_pair matched {ratio('trl-exo', 'bench-exo')}. "
               f"{BATCH} TL;DR pairs per step, prompts <= 384 and completions <= 64 tokens, bf16 autocast, AdamW, "
-              f"{results['bench-dpo'][0]['threads']} torch threads; {steps} steps per process (the first dropped), "
+              f"{next(iter(results.values()))[0]['threads']} torch threads; {steps} steps per process (the first dropped), "
               f"{rounds} rounds in alternating order. TRL matched: precomputed reference log-probs, no gradient "
               f"checkpointing (bench's work per step); defaults: reference forward in every step and gradient "
               f"checkpointing. CPU s = the process's user+system time, less sensitive than wall time to other work "
@@ -169,15 +173,24 @@ def _table(results: dict[str, list[dict]], steps: int, rounds: int) -> list[str]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=4)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--log", type=Path, help="JSON lines of finished runs: kept, and a rerun skips them")
+    ap.add_argument("--configs", default=",".join(CONFIGS), help="which configurations, in this order")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         return _one(args.one, args.steps)
-    results: dict[str, list[dict]] = {c: [] for c in CONFIGS}
+    configs = tuple(args.configs.split(","))
+    done = [json.loads(x) for x in args.log.read_text().splitlines()] if args.log and args.log.exists() else []
+    results: dict[str, list[dict]] = {c: [r for r in done if r["config"] == c] for c in CONFIGS}
     for r in range(args.rounds):
-        for config in (CONFIGS if r % 2 == 0 else CONFIGS[::-1]):
-            results[config].append(_run(config, args.steps))
+        for config in (configs if r % 2 == 0 else configs[::-1]):
+            if any(x.get("round") == r for x in results[config]):
+                continue
+            results[config].append({**_run(config, args.steps), "round": r})
+            if args.log:
+                with args.log.open("a") as f:
+                    f.write(json.dumps(results[config][-1]) + "\n")
     from benchmarks._machine import report
 
     report("Training steps", _table(results, args.steps, args.rounds))
