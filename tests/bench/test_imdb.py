@@ -81,7 +81,7 @@ def test_smoke_preset_has_imdb_settings_and_tldr_keeps_its_own():
 
     imdb = build_spec([flags_layer([], task="imdb", methods="dpo", preset="smoke")])
     tldr = build_spec([flags_layer([], task="tldr", methods="dpo", preset="smoke")])
-    assert imdb.train.checkpoints == 2 and tldr.train.checkpoints == 0
+    assert imdb.train.checkpoints == 1 and tldr.train.checkpoints == 0
     assert imdb.method("dpo").param_dict()["beta"] == 0.1
     over = build_spec([flags_layer(["train.checkpoints=0"], task="imdb", methods="dpo", preset="smoke")])
     assert over.train.checkpoints == 0  # flags win over the task's preset
