@@ -3,16 +3,18 @@ of a judged set (calls made, seconds).
 
 The server is vLLM's OpenAI-compatible server with the embedded SmolLM2-135M (answers constrained to the
 template's format). The same pairs (TL;DR validation comparisons: chosen vs rejected summary) are judged in
-both orders, each configuration in a fresh database so that none hits the cache; the rerun reuses the
-concurrent configuration's database.
+both orders, each configuration in a fresh database so that none hits the cache, ``--rounds`` times in
+alternating order (the machine is shared), after an untimed warm-up over the same pairs (vLLM's prefix
+cache then serves every timed run alike); the rerun reuses the first concurrent database.
 
-    .venv/bin/python benchmarks/judging.py [--pairs 24] [--concurrency 8]
+    .venv/bin/python benchmarks/judging.py [--pairs 16] [--concurrency 8] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -65,23 +67,33 @@ def _judge(db: Path, server, concurrency: int, count: int) -> tuple[int, float, 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pairs", type=int, default=24)
+    ap.add_argument("--pairs", type=int, default=16)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
     os.environ.setdefault("BENCH_NO_PROGRESS", "1")
+    runs: dict[int, list[tuple[int, float, int]]] = {1: [], args.concurrency: []}
     with tempfile.TemporaryDirectory() as tmp, local_server("smollm2-135m", max_model_len=2048) as server:
-        rows = []
-        for conc in (1, args.concurrency):
-            calls, seconds, invalid = _judge(Path(tmp) / f"c{conc}.db", server, conc, args.pairs)
-            rows.append((f"concurrency {conc}", calls, seconds, invalid))
-        calls, seconds, invalid = _judge(Path(tmp) / f"c{args.concurrency}.db", server, args.concurrency, args.pairs)
-        rows.append(("rerun (same database)", calls, seconds, invalid))
+        # Untimed warm-up over the same pairs: vLLM caches prompt prefixes, so without it the first timed run
+        # alone would meet a cold cache.
+        _judge(Path(tmp) / "warm-up.db", server, args.concurrency, args.pairs)
+        for r in range(args.rounds):  # alternate which goes first: the server's load drifts
+            for conc in ((1, args.concurrency) if r % 2 == 0 else (args.concurrency, 1)):
+                runs[conc].append(_judge(Path(tmp) / f"c{conc}-{r}.db", server, conc, args.pairs))
+                print(conc, runs[conc][-1], f"load {os.getloadavg()[0]:.1f}", flush=True)
+        rerun = _judge(Path(tmp) / f"c{args.concurrency}-0.db", server, args.concurrency, args.pairs)
     table = ["| run | calls made | seconds | calls/s | invalid pairs |", "|---|---|---|---|---|"]
-    table += [f"| {name} | {c} | {s:.1f} | {c / s if c else 0:.2f} | {inv} |" for name, c, s, inv in rows]
-    speedup = (rows[0][2] / rows[0][1]) / (rows[1][2] / rows[1][1])
-    table += ["", f"{args.pairs} TL;DR pairs judged in both orders ({2 * args.pairs} calls) by SmolLM2-135M on a local "
-              f"vLLM server; concurrency {args.concurrency} vs 1: **{speedup:.2f}x** calls/s. Rerun: "
-              f"{rows[2][1]} calls in {rows[2][2]:.2f} s (target: 0 calls, <= 5 s)."]
+    for conc, results in runs.items():
+        table += [f"| concurrency {conc}, round {i + 1} | {c} | {s:.1f} | {c / s:.2f} | {inv} |"
+                  for i, (c, s, inv) in enumerate(results)]
+    table.append(f"| rerun (same database) | {rerun[0]} | {rerun[1]:.2f} | - | {rerun[2]} |")
+    speedups = [(c8 / s8) / (c1 / s1) for (c1, s1, _), (c8, s8, _) in zip(runs[1], runs[args.concurrency], strict=True)]
+    table += ["", f"{args.pairs} TL;DR pairs judged in both orders ({2 * args.pairs} calls per run, fresh database each) "
+              f"by SmolLM2-135M on a local vLLM server (answers constrained to the template), after an untimed "
+              f"warm-up over the same pairs; concurrency "
+              f"{args.concurrency} vs 1: **{statistics.median(speedups):.2f}x** calls/s (median over {args.rounds} "
+              f"rounds in alternating order; per round {', '.join(f'{x:.2f}x' for x in speedups)}). Rerun of a judged "
+              f"database: {rerun[0]} calls in {rerun[1]:.2f} s (target: 0 calls, <= 5 s)."]
     report("Judging", table)
 
 
