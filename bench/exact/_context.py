@@ -73,12 +73,13 @@ class ExactContext:
 
     # -- online rounds (methods.iterative): samples of a policy, their rewards, pairs ------------------
     def training_samples(self, policy: Policy, k: int, round_index: int) -> Any:
-        """``k`` outputs for each of ``max(exact.pairs, 16 x exact.batch_size)`` prompts drawn uniformly,
-        sampled from ``policy``."""
+        """``k`` outputs sampled from ``policy`` for each of ``exact.pairs`` prompts drawn uniformly, or, when
+        ``exact.pairs`` is 0, of ``exact.steps x exact.batch_size`` prompts: one fresh group for every group a
+        round's training draws, as offline training draws fresh groups from pi_sft."""
         from bench.exact._online import sample_groups
 
         e = self.spec.exact
-        return sample_groups(self.logp(policy.id), k, max(e.pairs, 16 * e.batch_size), [self.seed, round_index])
+        return sample_groups(self.logp(policy.id), k, e.pairs or e.steps * e.batch_size, [self.seed, round_index])
 
     def reward(self, samples: Any) -> np.ndarray:
         return self.problem.reward[samples.prompts.numpy()[:, None], samples.outputs.numpy()]

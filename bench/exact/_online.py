@@ -15,11 +15,13 @@ from bench.hashing import content_key
 def sample_groups(logp: np.ndarray, k: int, n: int, seed: Any) -> Batch:
     """``n`` groups: a prompt drawn uniformly and ``k`` outputs drawn from ``logp`` [P, N] (with replacement)."""
     rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    probs = torch.tensor(np.exp(logp))
-    prompts = torch.randint(probs.shape[0], (n,), generator=gen)
-    outputs = torch.multinomial(probs[prompts], k, replacement=True, generator=gen)
-    return Batch(prompts, outputs, None)
+    prompts = rng.integers(logp.shape[0], size=n)
+    outputs = np.empty((n, k), dtype=np.int64)
+    for p in range(logp.shape[0]):  # per prompt: no [n, N] probability matrix
+        rows = np.flatnonzero(prompts == p)
+        probs = np.exp(logp[p] - logp[p].max())
+        outputs[rows] = rng.choice(logp.shape[1], size=(len(rows), k), p=probs / probs.sum())
+    return Batch(torch.from_numpy(prompts), torch.from_numpy(outputs), None)
 
 
 def pairs_from(samples: Batch, chosen: np.ndarray, rejected: np.ndarray) -> Batch:

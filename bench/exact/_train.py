@@ -61,15 +61,17 @@ class Batch:
 
 
 class Sampler:
-    """Draws training groups from pi_sft, fresh every step or from a fixed dataset of ``pairs`` groups."""
+    """Draws training groups from pi_sft, fresh every step or from a fixed dataset of ``pairs`` groups, or from
+    given groups (online rounds): in order when they hold one group per draw, else resampled."""
 
     def __init__(self, problem: ExactProblem, k: int, with_rewards: bool, size: int, seed: int,
-                 dataset: Batch | None = None) -> None:
+                 dataset: Batch | None = None, steps: int = 0, batch_size: int = 0) -> None:
         self.gen = torch.Generator().manual_seed(seed)
         self.sft = torch.tensor(problem.sft_logp()).exp()
         self.reward = torch.tensor(problem.reward)
         self.k, self.with_rewards = k, with_rewards
         self.dataset = dataset if dataset is not None else self._draw(size) if size > 0 else None
+        self.cursor = 0 if dataset is not None and len(dataset.prompts) >= steps * batch_size > 0 else None
 
     def _draw(self, b: int) -> Batch:
         prompts = torch.randint(self.sft.shape[0], (b,), generator=self.gen)
@@ -85,6 +87,10 @@ class Sampler:
     def batch(self, b: int) -> Batch:
         if self.dataset is None:
             return self._draw(b)
+        if self.cursor is not None:  # given groups enough for every draw: each is used once, in order
+            start, self.cursor = self.cursor, self.cursor + b
+            d = self.dataset
+            return Batch(d.prompts[start:start + b], d.outputs[start:start + b], None)
         idx = torch.randint(len(self.dataset.prompts), (b,), generator=self.gen)
         d = self.dataset
         return Batch(d.prompts[idx], d.outputs[idx], None if d.rewards is None else d.rewards[idx])
@@ -105,7 +111,8 @@ def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int
     sft_logp, reward = problem.sft_logp(), problem.reward
     sft_t = torch.tensor(sft_logp)
     k = int(getattr(method.params, "k", 2)) if with_rewards else 2
-    sampler = Sampler(problem, k, with_rewards, spec.pairs, seed, dataset=groups)
+    sampler = Sampler(problem, k, with_rewards, spec.pairs, seed, dataset=groups, steps=spec.steps,
+                      batch_size=spec.batch_size)
     opt = torch.optim.Adam(policy.parameters(), lr=spec.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / spec.steps)
     records: list[dict[str, Any]] = []
