@@ -143,6 +143,7 @@ def _table(results: dict[str, list[dict]], steps: int, rounds: int) -> list[str]
         return [t for r in results[c] for t in (r[key][1:] or r[key])]
 
     results = {c: rs for c, rs in results.items() if rs}  # configurations that ran
+    rounds = len({r["round"] for rs in results.values() for r in rs})
     wall = {c: statistics.median(timed(c, "step_seconds")) for c in results}
     cpu = {c: statistics.median(timed(c, "step_cpu")) for c in results}
     table = ["| configuration | wall s / step (median) | min-max | CPU s / step (median) | steps timed | "
@@ -173,7 +174,7 @@ def _table(results: dict[str, list[dict]], steps: int, rounds: int) -> list[str]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=4)
-    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=1, help="0: only tabulate the runs kept in --log")
     ap.add_argument("--log", type=Path, help="JSON lines of finished runs: kept, and a rerun skips them")
     ap.add_argument("--configs", default=",".join(CONFIGS), help="which configurations, in this order")
     ap.add_argument("--one", help=argparse.SUPPRESS)
