@@ -74,10 +74,12 @@ def forward(model: Any, head: Any, prompts: list, completions: list, pad: int, b
     c_len = cmask.shape[1]
     keep = torch.arange(p_len - 1, p_len - 1 + c_len)  # the positions that predict the completion tokens
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        out = model(input_ids=ids, attention_mask=attn, position_ids=pos, logits_to_keep=keep,
-                    output_hidden_states=True)
-    hidden = out.hidden_states[-1][:, keep].float()
-    logp = torch.log_softmax(out.logits.float(), dim=-1).gather(-1, ids[:, p_len:p_len + c_len, None]).squeeze(-1)
+        hidden = model.get_decoder()(input_ids=ids, attention_mask=attn, position_ids=pos).last_hidden_state
+    # The lm-head in float32: bf16 logits move token log-probs by ~0.1 between two passes over the same tokens
+    # padded differently, enough for PPO's ratio clip (0.2) to fire on unchanged weights.
+    hidden = hidden[:, keep].float()
+    logits = model.get_output_embeddings()(hidden)
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, p_len:p_len + c_len, None]).squeeze(-1)
     values = head(hidden).squeeze(-1)
     right = (0, width - c_len)
     return torch.nn.functional.pad(logp * cmask, right), torch.nn.functional.pad(values * cmask, right)
@@ -188,24 +190,29 @@ class PPOTrainer:
         b = self.rollouts(r)
         self.model.train()
         window: list[dict[str, float]] = []
+        # Micro-batches keep the grouping (hence the padding) of the rollout pass, so that before the first
+        # update the new log-probs equal the old ones exactly; minibatches shuffle whole micro-batches.
+        size = self.t.micro_batch
+        micro = [list(range(i, min(i + size, len(b["prompts"])))) for i in range(0, len(b["prompts"]), size)]
         for _ in range(self.p.ppo_epochs):
-            order = torch.randperm(len(b["prompts"]), generator=self.gen)
-            for mb in order.chunk(self.p.minibatches):
-                window.append(self.update(b, mb.tolist()))
+            order = torch.randperm(len(micro), generator=self.gen)
+            for mb in order.chunk(min(self.p.minibatches, len(micro))):
+                window.append(self.update(b, [micro[i] for i in mb.tolist()]))
         kl, n = b["kl"], len(b["kl"])
-        out = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
-        return {**out, "score": b["score"].mean().item(), "kl": kl.mean().item(),
+        # Before the round's first step the policy is the one that sampled: its log-probs must match exactly.
+        mismatch = window[0].pop("max_logp_change")
+        out = {k: sum(w[k] for w in window) / len(window) for k in window[0] if k != "max_logp_change"}
+        return {**out, "first_step_logp_mismatch": mismatch, "score": b["score"].mean().item(), "kl": kl.mean().item(),
                 "kl_se": kl.std().item() / math.sqrt(n) if n > 1 else 0.0,
                 "reward": (b["score"] - self.p.beta * kl).mean().item(), "length": b["length"].mean().item()}
 
-    def update(self, b: dict[str, Any], idx: list[int]) -> dict[str, float]:
-        """One optimizer step on the rollouts ``idx``, in micro-batches weighted by their real tokens."""
+    def update(self, b: dict[str, Any], parts: list[list[int]]) -> dict[str, float]:
+        """One optimizer step on the micro-batches ``parts`` (rollout indices), weighted by their real tokens."""
         self.opt.zero_grad(set_to_none=True)
-        tokens = b["mask"][idx].sum()
+        tokens = b["mask"][[i for part in parts for i in part]].sum()
         sums = {"loss": 0.0, "policy_loss": 0.0, "value_loss": 0.0, "clipfrac": 0.0, "value_clipfrac": 0.0,
-                "approx_kl": 0.0}
-        for i in range(0, len(idx), self.t.micro_batch):
-            part = idx[i:i + self.t.micro_batch]
+                "approx_kl": 0.0, "max_logp_change": 0.0}
+        for part in parts:
             m = b["mask"][part]
             logp, values = forward(self.model, self.head, [b["prompts"][j] for j in part],
                                    [b["completions"][j] for j in part], self.pad, self.t.autocast_bf16, b["width"])
@@ -216,6 +223,7 @@ class PPOTrainer:
             loss = (pg + self.p.vf_coef * vl) * share
             loss.backward()
             approx_kl = pm.masked_mean(b["old"][part] - logp.detach(), m)
+            sums["max_logp_change"] = max(sums["max_logp_change"], float(((logp.detach() - b["old"][part]).abs() * m).max()))
             for key, v in (("loss", loss), ("policy_loss", pg * share), ("value_loss", vl * share),
                            ("clipfrac", clipfrac * share), ("value_clipfrac", vclip * share),
                            ("approx_kl", approx_kl * share)):

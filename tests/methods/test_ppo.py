@@ -37,7 +37,9 @@ def test_ppo_trains_records_checkpoints_and_reruns_nothing(tiny_models, mini_dat
     assert [s["step"] for s in steps] == [1, 2, 3]
     for key in ("score", "kl", "kl_se", "reward", "policy_loss", "value_loss", "clipfrac", "approx_kl", "length"):
         assert all(key in s for s in steps), key
-    assert steps[0]["kl"] == 0.0 or abs(steps[0]["kl"]) < 1e-3  # the first rollouts come from pi_ref itself
+    assert steps[0]["kl"] == 0.0  # the first rollouts come from pi_ref itself, scored in the same batches
+    # before each round's first step, the policy's log-probs equal those of the rollout pass exactly
+    assert all(s["first_step_logp_mismatch"] == 0.0 for s in steps)
     assert not list((tmp_path / "out" / "artifacts" / "ppo").rglob("state.pt"))  # removed once trained
     counts = store.counts()
     Runner(spec, store, tmp_path / "out", mini_data, engine_factory=lambda p: make_engine("hf", p)).run()
