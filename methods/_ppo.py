@@ -75,8 +75,7 @@ def forward(model: Any, head: Any, prompts: list, completions: list, pad: int, b
     keep = torch.arange(p_len - 1, p_len - 1 + c_len)  # the positions that predict the completion tokens
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         hidden = model.get_decoder()(input_ids=ids, attention_mask=attn, position_ids=pos).last_hidden_state
-    # The lm-head in float32: bf16 logits move token log-probs by ~0.1 between two passes over the same tokens
-    # padded differently, enough for PPO's ratio clip (0.2) to fire on unchanged weights.
+    # The lm-head in float32, for precise log-ratios (PPO's ratios and the KL penalty are differences of them).
     hidden = hidden[:, keep].float()
     logits = model.get_output_embeddings()(hidden)
     logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, p_len:p_len + c_len, None]).squeeze(-1)
