@@ -115,6 +115,7 @@ def main() -> None:
                     help="passed to every bench run (e.g. a smaller reward_model.pairs on a busy machine)")
     ap.add_argument("--work", default=f"/tmp/{os.environ.get('USER', 'bench')}-e2e")
     ap.add_argument("--report-only", action="store_true", help="tabulate the runs kept in WORK/e2e.jsonl")
+    ap.add_argument("--keep", action="store_true", help="resume in WORK's database (after an interrupted first run)")
     args = ap.parse_args()
     EXTRA.extend(args.extra)
     sizes = [int(x) for x in args.sizes.split(",")]
@@ -123,11 +124,13 @@ def main() -> None:
         kept = [json.loads(x) for x in (work / "e2e.jsonl").read_text().splitlines()]
         rows = [(r["name"], r) for r in kept]
     else:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("BENCH_NO_PROGRESS", "1")
         with _judge_flags(args.llm_judge) as judge:
-            rows = [("first run", _run(work, sizes[0], judge, "first run")),
+            first = "first run (resumed)" if args.keep else "first run"
+            rows = [(first, _run(work, sizes[0], judge, first)),
                     ("rerun", _run(work, sizes[0], judge, "rerun"))]
             rows += [(f"{n} prompts", _run(work, n, judge, f"{n} prompts")) for n in sizes[1:]]
     from benchmarks._machine import report
