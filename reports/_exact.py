@@ -44,5 +44,5 @@ def exact_view(store: Any, plan: dict[str, Any]) -> dict[str, Any]:
     final = final_metrics(store, plan["entries"])
     classes = [{"name": cls, "table": method_table(plan, final, cls), "contrasts": contrasts(plan, final, cls),
                 "charts": _curves(store, plan, cls),
-                "rounds": round_table(store, plan, cls, plan.get("steps", 0) or 1)} for cls in plan["classes"]]
+                "rounds": round_table(store, plan, cls, plan.get("steps"))} for cls in plan["classes"]]
     return {"classes": classes, "metrics": METRICS, "labels": LABELS, "converged": CONVERGED}

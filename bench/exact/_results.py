@@ -80,11 +80,14 @@ def exact_results(store: Any, plan: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def round_table(store: Any, plan: dict[str, Any], cls: str, steps: int) -> list[dict[str, Any]]:
+def round_table(store: Any, plan: dict[str, Any], cls: str, steps: int | None) -> list[dict[str, Any]]:
     """For methods trained online (more than one round): J and KL(pi || pi*) at the end of each round, mean
     and 95% interval over seeds. An online round's metrics continue its starting policy's, so the end of
-    round r is step r * ``steps``; round 0 is pi_sft."""
-    out = []
+    round r is step r * ``steps``; round 0 is pi_sft. Plans stored before rounds existed (no ``steps``) have
+    no round table."""
+    out: list[dict[str, Any]] = []
+    if not steps:
+        return out
     for name in plan["methods"]:
         pids = [e["policy_id"] for e in plan["entries"] if e["method"] == name and e["class"] == cls
                 and e["kind"] == "trained"]
@@ -94,7 +97,7 @@ def round_table(store: Any, plan: dict[str, Any], cls: str, steps: int) -> list[
         for r in store.metrics(pids):
             by_step[r["policy_id"]][r["step"]][r["name"]] = r["value"]
         rounds = min(max(by_step[p]) // steps for p in pids) if all(by_step[p] for p in pids) else 0
-        if rounds < 2:
+        if rounds < 2 or any(r * steps not in by_step[p] for p in pids for r in range(rounds + 1)):
             continue
         rows = [{"round": r, **{m: _clamped(m, mean_ci(by_step[p][r * steps][m] for p in pids))
                                    for m in ("objective", "kl_to_star")}}
