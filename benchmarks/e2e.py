@@ -97,8 +97,10 @@ def _table(rows: list[tuple[str, dict]], llm: bool) -> list[str]:
         table.append("| " + " | ".join(cells) + " |")
     first = rows[0][1]
     rerun = rows[1][1] if len(rows) > 1 else {"wall": float("nan"), "new": dict.fromkeys(COUNTED, "-")}
-    table += ["", f"Smoke run (tldr, exo,dpo,bon, preset smoke, {first['prompts']} prompts, fresh database and out "
-              f"folder; converted base model already cached): **{first['wall'] / 60:.1f} min** (target <= 15 min). "
+    how = ("resumed after an interruption: this is the resumed part only, not the smoke run's time"
+           if "resumed" in rows[0][0] else "fresh database and out folder; converted base model already cached")
+    table += ["", f"First run (tldr, exo,dpo,bon, preset smoke, {first['prompts']} prompts, {how}): "
+              f"**{first['wall'] / 60:.1f} min** (smoke target <= 15 min). "
               f"Rerun of the same command: **{rerun['wall']:.1f} s** wall, {rerun['new']['judgments']} new "
               f"judgments, {rerun['new']['judge_calls']} LLM-judge calls (target: <= 5 s, zero judge calls). "
               f"Larger runs reuse policies and the reward model (new train steps 0 expected); LLM judge "
