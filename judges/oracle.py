@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.hashing import content_key
+from judges._scored import CachedScores
 
 log = logging.getLogger(__name__)
 ORACLE_VERSION = "1"
@@ -120,7 +121,7 @@ def train_oracle(embed: Embedder, reviews: Any, seed: int) -> tuple[dict[str, An
     return {"w": w.float(), "b": b.float(), "mean": mean, "std": std}, info
 
 
-class OracleJudge:
+class OracleJudge(CachedScores):
     """Scores generations with the oracle's log-odds of positive sentiment; scores cached in the store."""
 
     kind = "oracle"
@@ -143,19 +144,6 @@ class OracleJudge:
         p = self._params
         x = self._embed([join_text(a, b) for a, b in zip(prompts, responses, strict=True)])
         return (((x - p["mean"]) / p["std"]) @ p["w"] + p["b"]).tolist()
-
-    def score_generations(self, grouped: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
-        """Scores of every generation in ``grouped`` (prompt id -> rows); only unscored ones are computed."""
-        rows = [g for gens in grouped.values() for g in gens]
-        known = self.store.scores(self.id, [g["id"] for g in rows])
-        todo = list({g["id"]: g for g in rows if g["id"] not in known}.values())
-        if todo:
-            values = self.score_texts([self.prompt_text[g["prompt_id"]] for g in todo], [g["text"] for g in todo])
-            new = {g["id"]: float(v) for g, v in zip(todo, values, strict=True)}
-            self.store.put_scores(self.id, new)
-            self.scored += len(new)
-            known.update(new)
-        return {k: v for k, v in known.items() if v is not None}
 
 
 def ensure_oracle(ctx: Any, reviews: Any) -> OracleJudge:

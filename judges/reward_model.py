@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.hashing import content_key
 from bench.progress import progress
+from judges._scored import CachedScores
 
 log = logging.getLogger(__name__)
 RM_VERSION = "1"
@@ -115,7 +116,7 @@ def train_reward_model(backbone: Any, train_pairs: Sequence[Any], val_pairs: Seq
             "val": val, "backbone": backbone.name, "backbone_identity": backbone.identity}
 
 
-class RewardModelJudge:
+class RewardModelJudge(CachedScores):
     """Scores generations with a trained reward model; scores are cached in the store."""
 
     kind = "reward_model"
@@ -152,19 +153,6 @@ class RewardModelJudge:
                     out[j] = float(v)
                 bar.update(len(idx))
         return out
-
-    def score_generations(self, grouped: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
-        """Scores of every generation in ``grouped`` (prompt id -> rows); only unscored ones are computed."""
-        rows = [g for gens in grouped.values() for g in gens]
-        known = self.store.scores(self.id, [g["id"] for g in rows])
-        todo = list({g["id"]: g for g in rows if g["id"] not in known}.values())
-        if todo:
-            values = self.score_texts([self.prompt_text[g["prompt_id"]] for g in todo], [g["text"] for g in todo])
-            new = {g["id"]: v for g, v in zip(todo, values, strict=True)}
-            self.store.put_scores(self.id, new)
-            self.scored += len(new)
-            known.update(new)
-        return {k: v for k, v in known.items() if v is not None}
 
 
 def ensure_reward_model(*, store: Any, backbone: Any, data: Any, spec: Any, seed: int, artifacts: Path,
