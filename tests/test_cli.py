@@ -16,13 +16,13 @@ def test_help_and_list(capsys):
     assert "run" in capsys.readouterr().out
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "methods: bon, dpo, dpo-rw, exo, exo-rw, external, ipo, sft" in out and "tasks: exact, tldr" in out
+    assert "methods: bon, dpo, dpo-rw, exo, exo-rw, external, ipo, mpo, ppo, sail, sft, slic" in out and "tasks: exact, tldr" in out
 
 
 def test_unknown_method_exits_non_zero_with_suggestion(capsys, tmp_path):
     assert main(["run", "--task", "tldr", "--methods", "exo,dpoo", "--db", str(tmp_path / "x.db")]) == 2
     err = capsys.readouterr().err
-    assert "unknown method 'dpoo'. Did you mean 'dpo'?" in err and "Registered methods: bon, dpo, dpo-rw, exo, exo-rw, external, ipo, sft" in err
+    assert "unknown method 'dpoo'. Did you mean 'dpo'?" in err and "Registered methods: bon, dpo, dpo-rw, exo, exo-rw, external, ipo, mpo, ppo, sail, sft, slic" in err
     assert not (tmp_path / "x.db").exists()  # nothing written
 
 
