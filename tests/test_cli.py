@@ -16,7 +16,7 @@ def test_help_and_list(capsys):
     assert "run" in capsys.readouterr().out
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "methods: bon, dpo, dpo-rw, exo, exo-rw, external, ipo, mpo, ppo, sail, sft, slic" in out and "tasks: exact, tldr" in out
+    assert "methods: bon, dpo, dpo-rw, exo, exo-rw, external, ipo, mpo, ppo, sail, sft, slic" in out and "tasks: exact, imdb, tldr" in out
 
 
 def test_unknown_method_exits_non_zero_with_suggestion(capsys, tmp_path):
