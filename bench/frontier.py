@@ -186,7 +186,7 @@ def log_ratios(model: Any, sft: Any, tok: Any, refs: list[PromptRef], grouped: d
     stopped carries its end-of-turn token, one cut at the length limit does not."""
     import torch
 
-    from bench.models._prompting import encode_completion
+    from bench.models._prompting import sample_ids
     from methods._train import sequence_logps
 
     prompt = {r.prompt_id: r.ids for r in refs}
@@ -195,10 +195,7 @@ def log_ratios(model: Any, sft: Any, tok: Any, refs: list[PromptRef], grouped: d
     with torch.no_grad():
         for i in range(0, len(rows), batch):
             part = rows[i:i + batch]
-            comps = []
-            for g in part:
-                ids = encode_completion(tok, g["text"], max_new + 1)
-                comps.append(ids if g["finish_reason"] == "stop" else ids[:-1] or ids)
+            comps = [sample_ids(tok, g, max_new) for g in part]
             prompts = [prompt[g["prompt_id"]] for g in part]
             lp = sequence_logps(model, prompts, comps, tok.pad_token_id, False)
             lq = sequence_logps(sft, prompts, comps, tok.pad_token_id, False)

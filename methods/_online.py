@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.generation import PromptRef
-from bench.hashing import content_key
-from bench.models._prompting import encode_prompt
-from methods._reward_setting import TRAIN_OFFSET, tokenized_groups, training_prompts
+from methods._reward_setting import TRAIN_OFFSET, tokenized_groups, training_refs
 
 if TYPE_CHECKING:
     from methods._context import MethodContext, Policy
@@ -29,10 +27,7 @@ class Samples:
 
 
 def training_samples(ctx: MethodContext, policy: Policy, k: int, round_index: int) -> Samples:
-    texts = training_prompts(ctx, 0)
-    max_prompt = ctx.spec.train.max_prompt_tokens
-    refs = [PromptRef(content_key("prompt", t), tuple(encode_prompt(ctx.tokenizer, ctx.task, t, max_prompt)))
-            for t in texts]
+    texts, refs = training_refs(ctx, 0)
     ctx.store.add_prompts([(r.prompt_id, t) for r, t in zip(refs, texts, strict=True)])
     if policy.path is None:
         raise ValueError(f"policy {policy.method} has no weights to sample from")

@@ -24,13 +24,11 @@ from typing import Any
 import torch
 
 from bench.generation import PromptRef, Request, SamplingParams, sample_seed
-from bench.hashing import content_key
 from bench.locks import artifact_lock
-from bench.models._prompting import encode_prompt
 from methods import _ppo_math as pm
 from methods._context import MethodContext, Policy
 from methods._pairwise import checkpoint_steps, trained_policy
-from methods._reward_setting import training_prompts
+from methods._reward_setting import training_refs
 from methods._train import _collate, save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -44,9 +42,7 @@ def rounds(params: Any, n_prompts: int) -> int:
 
 def train_ppo_policy(ctx: MethodContext, method: Any) -> Policy:
     p, t = method.params, ctx.spec.train
-    texts = training_prompts(ctx, 0)
-    refs = [PromptRef(content_key("prompt", x), tuple(encode_prompt(ctx.tokenizer, ctx.task, x, t.max_prompt_tokens)))
-            for x in texts]
+    texts, refs = training_refs(ctx, 0)
     rm = ctx.reward_model()
     sampling = SamplingParams(temperature=1.0, top_p=1.0, max_tokens=t.max_completion_tokens)
     pid = ctx.policy_key(method, "ppo", PPO_VERSION, rm.id, asdict(sampling), [r.prompt_id for r in refs])

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from bench.generation import PromptRef
 from bench.hashing import content_key
-from bench.models._prompting import encode_completion, encode_prompt
+from bench.models._prompting import encode_prompt, sample_ids
 from methods._context import MethodContext, Policy
 from methods._pairwise import train_policy, trained_policy
 
@@ -26,12 +26,17 @@ def training_prompts(ctx: MethodContext, limit: int) -> list[str]:
     return prompts if limit <= 0 else prompts[:limit]
 
 
+def training_refs(ctx: MethodContext, limit: int) -> tuple[list[str], list[PromptRef]]:
+    """The training prompts (see :func:`training_prompts`) and their rendered, tokenized references."""
+    texts = training_prompts(ctx, limit)
+    max_prompt = ctx.spec.train.max_prompt_tokens
+    return texts, [PromptRef(content_key("prompt", t), tuple(encode_prompt(ctx.tokenizer, ctx.task, t, max_prompt)))
+                   for t in texts]
+
+
 def train_groups(ctx: MethodContext, method: RewardModelMethod) -> Policy:
     params = method.params
-    texts = training_prompts(ctx, params.prompts)
-    max_prompt = ctx.spec.train.max_prompt_tokens
-    refs = [PromptRef(content_key("prompt", t), tuple(encode_prompt(ctx.tokenizer, ctx.task, t, max_prompt)))
-            for t in texts]
+    texts, refs = training_refs(ctx, params.prompts)
     rm = ctx.reward_model()
     extra = ("reward-model setting", rm.id, ctx.sampler.sampling_key, [r.prompt_id for r in refs])
     found = trained_policy(ctx, method, ctx.policy_key(method, *extra))
@@ -60,11 +65,7 @@ def tokenized_groups(ctx: MethodContext, refs: list[PromptRef], samples: dict, s
     groups = []
     for ref in refs:
         rows = samples[ref.prompt_id]
-        completions = []
-        for g in rows:
-            ids = encode_completion(tok, g["text"], max_completion + 1)
-            # A sample cut at the token limit did not end its turn: no end-of-turn token.
-            completions.append(tuple(ids if g["finish_reason"] == "stop" else ids[:-1] or ids))
+        completions = [tuple(sample_ids(tok, g, max_completion)) for g in rows]
         rewards = None if scores is None else tuple(float(scores[g["id"]]) for g in rows)
         groups.append(TokGroup(ref.ids, tuple(completions), rewards))
     return groups

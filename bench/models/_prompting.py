@@ -38,3 +38,10 @@ def encode_completion(tokenizer: Any, text: str, max_tokens: int) -> list[int]:
     """A response's ids followed by the end-of-turn token (what the policy emits to stop)."""
     ids = tokenizer(text, add_special_tokens=False).input_ids[: max_tokens - 1]
     return ids + [tokenizer.eos_token_id]
+
+
+def sample_ids(tokenizer: Any, sample: dict[str, Any], max_tokens: int) -> list[int]:
+    """The token ids of a stored sample (its text re-tokenized): a sample that stopped carries the
+    end-of-turn token; one cut at the ``max_tokens`` limit did not end its turn and does not."""
+    ids = encode_completion(tokenizer, sample["text"], max_tokens + 1)
+    return ids if sample["finish_reason"] == "stop" else ids[:-1] or ids
