@@ -43,10 +43,13 @@ def cli() -> None:
               help="Folder for reports and artifacts (checkpoints, the reward model).")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Local data folder (default: $BENCH_DATA_DIR; unset: load from the hub).")
+@click.option("--recheck", is_flag=True,
+              help="Go through every stage even if this run already finished with the same code (each stage "
+                   "still reuses its stored rows); by default such a rerun only renders the report again.")
 @click.option("-v", "--verbose", count=True)
 def run(methods: str | None, task: str | None, preset: str | None, config_path: str | None,
         overrides: tuple[str, ...], model: str | None, seed: int | None, engine: str | None, db: str, out: str,
-        data_dir: str | None, verbose: int) -> None:
+        data_dir: str | None, recheck: bool, verbose: int) -> None:
     """Train or load every method's policy, sample, judge, and write the report."""
     _setup_logging(verbose)
     from bench.spec import build_spec, flags_layer, load_yaml_layer
@@ -60,7 +63,7 @@ def run(methods: str | None, task: str | None, preset: str | None, config_path: 
     from bench.tasks import resolve_data_dir
 
     store = Store(db)
-    runner = Runner(spec, store, Path(out), resolve_data_dir(data_dir), argv=sys.argv)
+    runner = Runner(spec, store, Path(out), resolve_data_dir(data_dir), argv=sys.argv, reuse_finished=not recheck)
     run_id = runner.run()
     click.echo(f"run {run_id} done; stages (s): {runner.stages}")
     click.echo(f"new rows: {runner.counters}")

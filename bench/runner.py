@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 
 class Runner:
     def __init__(self, spec: RunSpec, store: Store, out: Path, data_dir: Path | None,
-                 engine_factory: Callable[[str], Any] | None = None, argv: list[str] | None = None) -> None:
+                 engine_factory: Callable[[str], Any] | None = None, argv: list[str] | None = None,
+                 reuse_finished: bool = False) -> None:
         self.spec, self.store, self.out, self.data_dir = spec, store, out, data_dir
+        self.reuse_finished = reuse_finished
         e = spec.engine
         self.engine_factory = engine_factory or (
             lambda path: make_engine(e.kind, path, dtype=e.dtype, kv_cache_gib=e.kv_cache_gib))
@@ -67,9 +69,15 @@ class Runner:
         prov = provenance.collect(self.argv)
         prov.update(seed=self.spec.seed, data={"sources": data.sources, "fingerprint": data.fingerprint(),
                                                 "task_version": task.version})
+        reused = self.reuse_finished and self._finished_by_same_code(run_id, prov)
         invocation = self.store.begin_run(run_id, self.spec.task, self.spec.to_dict(), prov)
         try:
-            self._pipeline(run_id, task, data)
+            if reused:
+                log.info("run %s finished before with the same code revision and packages: its stored results "
+                         "stand; only the report is rendered again (--recheck runs every stage again)", run_id[:12])
+                self.counters.update(generated=0, judgments_added=0, scored=0, llm_calls=0, reused_run=1)
+            else:
+                self._pipeline(run_id, task, data)
             self.store.finish_run(run_id, invocation, "done", self.stages)
             with self.stage("report"):  # rendered once the run is recorded as done
                 from reports import write_run_report
@@ -81,6 +89,21 @@ class Runner:
             raise
         self.store.finish_run(run_id, invocation, "done", self.stages)
         return run_id
+
+    def _finished_by_same_code(self, run_id: str, prov: dict[str, Any]) -> bool:
+        """True if this run (same spec and data: same id) finished before with this very code: the same
+        clean git revision (or, outside a checkout, the same installed version) and the same packages.
+        Then every stage would only find its rows in place, so the rerun can skip them."""
+        run, git = self.store.run(run_id), prov["git"]
+        clean = git.get("revision") is None or git.get("dirty") is False
+        if run is None or run["status"] != "done" or not clean:
+            return False
+        done = [i for i in self.store.invocations(run_id) if i["status"] == "done"]
+        if not done:
+            return False
+        last = json.loads(done[-1]["provenance_json"])
+        keys = ("git", "packages", "python")
+        return all(last.get(k) == prov.get(k) for k in keys)
 
     def _pipeline(self, run_id: str, task: Task, data: TaskData) -> None:
         if task.exact:

@@ -3,6 +3,8 @@ the cost grows with the number of evaluation prompts.
 
 All runs share one database and one out folder, so the rerun finds everything stored, and the larger runs
 reuse the trained policies and the reward model by content address: what grows is generation and judging.
+The plain rerun finds the run finished by the same code and only renders its report again; the
+``--recheck`` rerun goes through every stage, each finding its rows in place.
 Stage times are read from the run's ``invocations`` row (``stages_json``), the counts of new rows from the
 database; the wall time is the whole ``bench run`` process (imports included). ``--llm-judge`` also starts
 a local vLLM judge server (SmolLM2-135M, constrained answers) and enables the LLM judge in every run, so
@@ -49,11 +51,11 @@ def _last_invocation(db: Path) -> tuple[str, dict[str, float]]:
     return run_id, json.loads(stages or "{}")
 
 
-def _run(work: Path, prompts: int, judge: list[str], name: str) -> dict:
+def _run(work: Path, prompts: int, judge: list[str], name: str, flags: tuple[str, ...] = ()) -> dict:
     db, out = work / "bench.db", work / "out"
     before = _counts(db)
     cmd = [str(Path(sys.executable).with_name("bench")), "run", "--task", "tldr", "--methods", "exo,dpo,bon",
-           "--preset", "smoke", "--set", f"eval.prompts={prompts}", *judge, "--db", str(db), "--out", str(out)]
+           "--preset", "smoke", "--set", f"eval.prompts={prompts}", *judge, "--db", str(db), "--out", str(out), *flags]
     cmd += [x for kv in EXTRA for x in ("--set", kv)]
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -101,7 +103,7 @@ def _table(rows: list[tuple[str, dict]], llm: bool) -> list[str]:
            if "resumed" in rows[0][0] else "fresh database and out folder; converted base model already cached")
     table += ["", f"First run (tldr, exo,dpo,bon, preset smoke, {first['prompts']} prompts, {how}): "
               f"**{first['wall'] / 60:.1f} min** (smoke target <= 15 min). "
-              f"Rerun of the same command: **{rerun['wall']:.1f} s** wall, {rerun['new']['judgments']} new "
+              f"Rerun of the same command (a finished run, same code: only its report is rendered again): **{rerun['wall']:.1f} s** wall, {rerun['new']['judgments']} new "
               f"judgments, {rerun['new']['judge_calls']} LLM-judge calls (target: <= 5 s, zero judge calls). "
               f"Larger runs reuse policies and the reward model (new train steps 0 expected); LLM judge "
               f"{'on (local vLLM server, SmolLM2-135M)' if llm else 'off'}. One run per row (n=1 each): wall times "
@@ -133,7 +135,8 @@ def main() -> None:
         with _judge_flags(args.llm_judge) as judge:
             first = "first run (resumed)" if args.keep else "first run"
             rows = [(first, _run(work, sizes[0], judge, first)),
-                    ("rerun", _run(work, sizes[0], judge, "rerun"))]
+                    ("rerun", _run(work, sizes[0], judge, "rerun")),
+                    ("rerun --recheck", _run(work, sizes[0], judge, "rerun --recheck", ("--recheck",)))]
             rows += [(f"{n} prompts", _run(work, n, judge, f"{n} prompts")) for n in sizes[1:]]
     from benchmarks._machine import report
 

@@ -53,7 +53,9 @@ def _vllm_passes(path: Path, prompts: list[tuple[int, ...]], n: int, params: Sam
 
     engine = make_engine("vllm", str(path), dtype="float32", kv_cache_gib=2)
     requests = [Request(p, sample_seed(0, str(i), j)) for i, p in enumerate(prompts) for j in range(n)]
-    engine.generate(requests[:2], params)  # warm-up
+    # warm-up: one whole untimed pass. With a 2-request warm-up, the first full pass (bench's) took 15.8 s
+    # against 12.3-14.0 s for every later pass of either side (2026-11-26, idle machine).
+    engine.generate(requests, params)
     inner = engine.llm.generate
     spent: list[float] = []
 
@@ -119,6 +121,7 @@ def _measure(args: argparse.Namespace) -> dict[str, list[tuple[int, float, float
     passes = {"bench": run_bench, "raw": run_raw, "hf": _hf_pass(path, prompts, args.n, params)}
     out: dict[str, list[tuple[int, float, float]]] = {k: [] for k in passes}
     order = ["bench", "raw", "hf"]
+    passes["hf"]()  # warm-up, untimed, as for vLLM (its first pass took 88.9 s, the later ones 67.7-72.4 s)
     for i in range(args.repeats):
         for name in (order if i % 2 == 0 else order[::-1]):
             out[name].append(passes[name]())

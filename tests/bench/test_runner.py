@@ -30,7 +30,11 @@ class CountingEngines:
         return make_engine("hf", path)
 
 
-def test_run_rerun_and_report(tiny_models, mini_data, store, tmp_path):
+def test_run_rerun_and_report(tiny_models, mini_data, store, tmp_path, monkeypatch):
+    from bench import provenance
+
+    revision = {"revision": "a" * 40, "dirty": False}
+    monkeypatch.setattr(provenance, "git_revision", lambda path=None: dict(revision))
     spec = tiny_spec(tiny_models)
     engines = CountingEngines()
     first = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=engines)
@@ -60,6 +64,19 @@ def test_run_rerun_and_report(tiny_models, mini_data, store, tmp_path):
     assert store.counts() == {**counts, "invocations": counts["invocations"] + 1}
     assert engines.calls == 3  # one for SFT and its Best-of-N candidates, exo, dpo; none on the rerun
     assert second.counters == {"judgments_added": 0, "generated": 0, "scored": 0}
+
+    # `bench run` again with the same clean revision and packages: no stage but the report runs
+    first.report_path.unlink()
+    third = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=engines, reuse_finished=True)
+    assert third.run() == run_id and third.counters["reused_run"] == 1
+    assert set(third.stages) == {"data", "report"} and third.report_path.exists()
+    assert store.counts() == {**counts, "invocations": counts["invocations"] + 2} and engines.calls == 3
+    # new code (another revision, or uncommitted changes): every stage is checked again
+    for changed in ({"revision": "b" * 40, "dirty": False}, {"revision": "a" * 40, "dirty": True}):
+        revision.update(changed)
+        fourth = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=engines, reuse_finished=True)
+        assert fourth.run() == run_id and "reused_run" not in fourth.counters and "policies" in fourth.stages
+    assert engines.calls == 3
 
 
 def test_failed_stage_keeps_earlier_rows_and_resumes(tiny_models, mini_data, store, tmp_path):
