@@ -121,7 +121,9 @@ def build_spec(layers: list[_Layer]) -> RunSpec:
     if "task" not in top:
         raise InputError("no task given (use --task or 'task:' in the config)", source="spec", field="task")
     sections: dict[str, dict[str, Any]] = {k: dict(v) for k, v in PRESETS[preset].items()}
-    for name, values in TASK_PRESETS.get(str(top["task"]), {}).get(preset, {}).items():
+    task_preset = dict(TASK_PRESETS.get(str(top["task"]), {}).get(preset, {}))
+    preset_params = task_preset.pop("methods", {})  # method settings, for the methods that are run
+    for name, values in task_preset.items():
         sections.setdefault(name, {}).update(values)
     methods: list[str] = []
     methods_source = "spec"
@@ -134,6 +136,9 @@ def build_spec(layers: list[_Layer]) -> RunSpec:
             methods, methods_source = layer.methods, layer.source
         for name, values in layer.method_params.items():
             params.setdefault(name, {}).update(values)
+    for name, values in preset_params.items():
+        if name in methods:
+            params[name] = {**values, **params.get(name, {})}
     built = {name: build_section(cls, sections.get(name, {}), f"{name}.", "spec") for name, cls in SECTIONS.items()}
     return RunSpec(
         task=top["task"], model=top.get("model", "smollm2-135m"), preset=preset, seed=top.get("seed", 0),

@@ -63,3 +63,14 @@ def test_yaml_errors_name_file_and_line(tmp_path):
 def test_settings_for_a_method_not_run_are_rejected(tmp_path):
     with pytest.raises(InputError, match="not among --methods"):
         spec_from(tmp_path, overrides=["dpo.beta=0.1"], task="tldr", methods="exo")
+
+
+def test_task_preset_method_settings_apply_to_run_methods_under_flags(tmp_path):
+    s = spec_from(tmp_path, task="imdb", methods="ppo,dpo", preset="smoke")
+    assert s.train.pairs == 24 and s.method("ppo").param_dict()["rollout_batch"] == 8  # imdb's smoke settings
+    s = spec_from(tmp_path, overrides=["ppo.rollout_batch=4"], task="imdb", methods="ppo", preset="smoke")
+    assert s.method("ppo").param_dict()["rollout_batch"] == 4  # a flag wins
+    s = spec_from(tmp_path, task="imdb", methods="dpo", preset="smoke")  # PPO not run: its setting is not an error
+    assert [m.name for m in s.methods] == ["dpo"]
+    s = spec_from(tmp_path, task="imdb", methods="ppo")  # not the smoke preset: PPO's own default
+    assert s.method("ppo").param_dict()["rollout_batch"] == 4
