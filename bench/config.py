@@ -218,8 +218,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 TASK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # IMDB at smoke size (tens of minutes on a shared 2-core machine): pairs sampled from SFT and labelled by
     # the oracle (the reward model learns from 128, the policies from 24: 3 steps), a larger lr so 3 steps move
-    # the policy, one intermediate checkpoint for the frontier, a frontier on 16 held-out prefixes. "methods" holds
-# method settings, applied to those of the run's methods they name (under YAML and flags like the rest).
+    # the policy, one intermediate checkpoint for the frontier, a frontier on 16 held-out prefixes. "methods"
+    # holds method settings, applied to those of the run's methods they name (under YAML and flags like the rest).
     "imdb": {"smoke": {
         "train": {"pairs": 24, "batch_size": 8, "lr": 5e-5, "checkpoints": 1},
         "reward_model": {"pairs": 128, "val_pairs": 64},

@@ -98,12 +98,8 @@ class Runner:
         clean = git.get("revision") is None or git.get("dirty") is False
         if run is None or run["status"] != "done" or not clean:
             return False
-        done = [i for i in self.store.invocations(run_id) if i["status"] == "done"]
-        if not done:
-            return False
-        last = json.loads(done[-1]["provenance_json"])
-        keys = ("git", "packages", "python")
-        return all(last.get(k) == prov.get(k) for k in keys)
+        done = [json.loads(i["provenance_json"]) for i in self.store.invocations(run_id) if i["status"] == "done"]
+        return bool(done) and all(done[-1].get(k) == prov.get(k) for k in ("git", "packages", "python"))
 
     def _pipeline(self, run_id: str, task: Task, data: TaskData) -> None:
         if task.exact:
