@@ -12,7 +12,8 @@ On held-out prompts, sampled at the frontier's temperature (1 by default):
   the same token ids (the sample re-tokenized). Unbiased only when the samples come from pi itself:
   temperature 1 and top-p 1.
 Each estimate is a mean over prompts of per-prompt means, with its standard error over prompts; n counts
-samples. Points are stored in the ``metrics`` table under the policy and the step (N for Best-of-N), with
+samples. The per-prompt means of trained checkpoints are stored too (names ``r/<prompt>`` and
+``kl/<prompt>``), so the report can compare two methods at the same step over identical prompts (paired). Points are stored in the ``metrics`` table under the policy and the step (N for Best-of-N), with
 names carrying a key of the frontier's settings, so a rerun computes nothing again.
 """
 
@@ -94,7 +95,10 @@ class Frontier:
         self.prefix = f"frontier/{self.key[:12]}/"
 
     def done(self, policy_id: str, step: int) -> bool:
+        """A checkpoint's point and its per-prompt means are stored (points stored before the per-prompt
+        means existed are computed again, the point itself kept as it was)."""
         names = {self.prefix + m for m in METRICS}
+        names |= {f"{self.prefix}{m}/{r.prompt_id}" for r in self.refs for m in ("r", "kl")}
         return names <= {r["name"] for r in self.store.metrics([policy_id]) if r["step"] == step}
 
     def run(self, methods: dict[str, Any], policies: dict[str, Any]) -> dict[str, Any]:
@@ -176,8 +180,13 @@ class Frontier:
             kl, k_se = mean_se([[diffs[g["id"]] for g in gens] for gens in grouped.values()])
             log.info("frontier %s step %d: oracle reward %.3f +- %.3f, KL %.3f +- %.3f (n=%d)", c.method, c.step,
                      reward, r_se, kl, k_se, n)
-            self.store.put_metrics([self._row(c.policy_id, c.step, "oracle_reward", reward, r_se, n),
-                                    self._row(c.policy_id, c.step, "kl", kl, k_se, n)])
+            rows = [self._row(c.policy_id, c.step, "oracle_reward", reward, r_se, n),
+                    self._row(c.policy_id, c.step, "kl", kl, k_se, n)]
+            for prompt_id, gens in grouped.items():  # per-prompt means: the report's paired comparisons
+                for name, values in (("r", oracle), ("kl", diffs)):
+                    rows.append(self._row(c.policy_id, c.step, f"{name}/{prompt_id}",
+                                          sum(values[g["id"]] for g in gens) / len(gens), None, len(gens)))
+            self.store.put_metrics(rows)  # one transaction: a checkpoint's point and its per-prompt means
 
 
 def log_ratios(model: Any, sft: Any, tok: Any, refs: list[PromptRef], grouped: dict, max_new: int,

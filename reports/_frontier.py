@@ -41,4 +41,50 @@ def frontier_view(store: Any, plan: dict[str, Any]) -> dict[str, Any] | None:
                                if "kl" in m and "oracle_reward" in m]
     chart = line_chart(series, title="oracle reward vs KL(pi || pi_sft)", x_label="KL(pi || pi_sft), nats",
                        y_label="mean oracle reward", markers=True)
-    return {**f, "points": points, "chart": chart}
+    return {**f, "points": points, "chart": chart, "paired": paired_steps(found, f["curves"])}
+
+
+def _per_prompt(metrics: dict[str, dict], name: str) -> dict[str, float]:
+    return {k[len(name) + 1:]: r["value"] for k, r in metrics.items() if k.startswith(name + "/")}
+
+
+def _outcome(a: str, b: str, dr: Any, dk: Any | None) -> str:
+    """Reading of one paired comparison: a reward difference counts as a frontier difference only when the
+    method with more reward did not also spend significantly more KL."""
+    if dr.ci_low <= 0 <= dr.ci_high:
+        return "not separated"
+    winner, sign = (a, 1) if dr.mean > 0 else (b, -1)
+    if dk is not None and sign * dk.ci_low > 0 and sign * dk.ci_high > 0:
+        return f"{winner}: more reward at more KL"
+    return f"{winner} above"
+
+
+def paired_steps(found: dict[tuple[str, int], dict[str, dict]], curves: list[dict]) -> list[dict[str, Any]]:
+    """Every two trained methods at every step both have: per-prompt differences (first minus second) of
+    mean oracle reward and of the KL estimate over identical prompts, each mean with its 95% t-interval
+    over prompts, and the exact sign test of the reward differences, Holm-corrected over the table."""
+    from itertools import combinations
+
+    from bench._paired import holm, sign_test
+    from bench.stats import mean_ci
+
+    trained = [c for c in curves if c["kind"] == "trained"]
+    rows = []
+    for a, b in combinations(trained, 2):
+        steps_a = {s for pid, s in found if pid == a["policy_id"]}
+        for s in sorted(steps_a & {s for pid, s in found if pid == b["policy_id"]}):
+            ma, mb = found[(a["policy_id"], s)], found[(b["policy_id"], s)]
+            ra, rb, ka, kb = _per_prompt(ma, "r"), _per_prompt(mb, "r"), _per_prompt(ma, "kl"), _per_prompt(mb, "kl")
+            shared = sorted(ra.keys() & rb.keys())
+            if len(shared) < 2:
+                continue  # points stored before per-prompt means existed: no pairing possible
+            d_r = [ra[p] - rb[p] for p in shared]
+            dr = mean_ci(d_r)
+            dk = mean_ci([ka[p] - kb[p] for p in shared]) if all(p in ka and p in kb for p in shared) else None
+            p_value, n_pos, n_neg = sign_test(d_r)
+            rows.append({"a": a["method"], "b": b["method"], "step": s, "n_prompts": len(shared), "reward": dr,
+                         "kl": dk, "p": p_value, "n_pos": n_pos, "n_neg": n_neg,
+                         "outcome": _outcome(a["method"], b["method"], dr, dk)})
+    for row, p_holm in zip(rows, holm([r["p"] for r in rows]), strict=True):
+        row["p_holm"] = p_holm
+    return rows

@@ -40,7 +40,7 @@ def test_imdb_run_frontier_and_rerun(tiny_models, data_dir, store, tmp_path):
         "frontier.prompts=3", "frontier.samples=2", "frontier.pool=4", "frontier.bon_n=1,2,4",
         "eval.prompts=2", "eval.samples=2", "eval.max_new_tokens=6", "bon.n=2", "engine.kind=hf",
         "train.pairs=8", "train.batch_size=4", "train.checkpoints=1",
-    ], task="imdb", methods="dpo,bon", preset="smoke", model=str(tiny_models["policy"]))])
+    ], task="imdb", methods="dpo,exo,bon", preset="smoke", model=str(tiny_models["policy"]))])
     engines = Engines()
     runner = Runner(spec, store, tmp_path / "out", data, engine_factory=engines)
     run_id = runner.run()
@@ -57,16 +57,24 @@ def test_imdb_run_frontier_and_rerun(tiny_models, data_dir, store, tmp_path):
     view = frontier_view(store, plan)
     points = {(p["method"], p["label"]): p for p in view["points"]}
     assert set(points) == {("sft", "SFT"), ("bon", "N=1"), ("bon", "N=2"), ("bon", "N=4"),
-                           ("dpo", "step 1"), ("dpo", "step 2")}
+                           ("dpo", "step 1"), ("dpo", "step 2"), ("exo", "step 1"), ("exo", "step 2")}
     assert points[("sft", "SFT")]["kl"] == 0 and points[("sft", "SFT")]["n"] == 3 * 4
     assert points[("bon", "N=1")]["reward"] == pytest.approx(points[("sft", "SFT")]["reward"])
     assert points[("bon", "N=4")]["kl"] == pytest.approx(math.log(4) - 0.75)
-    for key in (("dpo", "step 1"), ("dpo", "step 2")):
+    for key in (("dpo", "step 1"), ("dpo", "step 2"), ("exo", "step 1"), ("exo", "step 2")):
         p = points[key]
         assert p["n"] == 3 * 2 and p["reward_se"] is not None and p["kl_se"] is not None
         assert math.isfinite(p["kl"]) and math.isfinite(p["reward"])
+    # paired over the same 3 prompts: the mean of per-prompt differences is the difference of the points
+    assert [(c["a"], c["b"], c["step"], c["n_prompts"]) for c in view["paired"]] == [("dpo", "exo", 1, 3),
+                                                                                     ("dpo", "exo", 2, 3)]
+    for c in view["paired"]:
+        first, second = points[("dpo", f"step {c['step']}")], points[("exo", f"step {c['step']}")]
+        assert c["reward"].mean == pytest.approx(first["reward"] - second["reward"])
+        assert c["kl"].mean == pytest.approx(first["kl"] - second["kl"])
     html = runner.report_path.read_text()
     assert "Reward–KL frontier" in html and "held-out accuracy" in html and "oracle reward vs KL" in html
+    assert "Methods compared at the same step" in html
     assert "<script" not in html.replace(html[html.find("<script"):html.find("</script>") + 9], "", 1)
     # headless Chromium from file://: the frontier's SVG keeps the page self-contained
     from browser import load
