@@ -58,6 +58,7 @@ class RewardModelSpec:
     lr: float = 3e-5
     batch_size: int = 16
     max_tokens: int = 384
+    calibrate: bool = True  # rewards = t x score, t fit on the validation pairs (judges.reward_model.calibrate)
 
 
 @dataclass(frozen=True)

@@ -51,15 +51,12 @@ def _encode(tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], ma
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
-def _bt_accuracy(model: Any, tok: Any, pairs: Sequence[Any], max_tokens: int, batch: int) -> dict[str, float]:
-    """Held-out accuracy (a tie counts 1/2) with a 95% bootstrap interval over prompts: one post has
-    several comparisons, so the comparisons are not independent."""
+def _val_margins(model: Any, tok: Any, pairs: Sequence[Any], max_tokens: int, batch: int
+                 ) -> tuple[list[str], list[float]]:
+    """Per held-out pair: its prompt's key and the margin r(chosen) - r(rejected)."""
     import torch
 
-    from bench.hashing import content_key
-    from bench.stats import verdict_from_scores, win_rate
-
-    outcomes = []
+    keys, margins = [], []
     model.eval()
     with torch.no_grad():
         for i in range(0, len(pairs), batch):
@@ -67,10 +64,51 @@ def _bt_accuracy(model: Any, tok: Any, pairs: Sequence[Any], max_tokens: int, ba
             prompts = [p.prompt for p in part]
             c = model(**_encode(tok, prompts, [p.chosen for p in part], max_tokens)).tolist()
             r = model(**_encode(tok, prompts, [p.rejected for p in part], max_tokens)).tolist()
-            outcomes += [(content_key(p.prompt), verdict_from_scores(a, b)) for p, a, b in zip(part, c, r, strict=True)]
-    wr = win_rate(outcomes, seed=0)
+            keys += [content_key(p.prompt) for p in part]
+            margins += [a - b for a, b in zip(c, r, strict=True)]
+    return keys, margins
+
+
+def _bt_accuracy(keys: Sequence[str], margins: Sequence[float]) -> dict[str, float]:
+    """Held-out accuracy (a tie counts 1/2) with a 95% bootstrap interval over prompts: one post has
+    several comparisons, so the comparisons are not independent."""
+    from bench.stats import verdict_from_scores, win_rate
+
+    wr = win_rate([(k, verdict_from_scores(m, 0.0)) for k, m in zip(keys, margins, strict=True)], seed=0)
     return {"accuracy": wr.win_rate, "n": wr.n_total, "n_prompts": wr.n_prompts, "ci_low": wr.ci_low,
             "ci_high": wr.ci_high}
+
+
+def calibrate(margins: Sequence[float], max_logit: float = 50.0) -> dict[str, Any]:
+    """One temperature t >= 0 for the reward model's scores, fit by maximum likelihood of the Bradley-Terry
+    model P(chosen > rejected) = sigmoid(t * margin) on held-out margins (Guo et al. 2017's temperature
+    scaling, for a pairwise model). A briefly trained reward model ranks pairs far better than its margins'
+    scale says (its log-loss stays near log 2); the policies that use its scores as rewards (PPO's r, the
+    reward-model setting's softmax(r / beta_r), online rounds' Bradley-Terry labels) need that scale.
+    The log-loss is convex in t: bisection on its derivative. t = 0 when the mean margin is not positive (the
+    model is no better than chance there), 1 without held-out pairs; t is capped so that no held-out margin exceeds ``max_logit``
+    (separable held-out pairs have no finite optimum). Ranking, win rates and Best-of-N do not change."""
+    import numpy as np
+
+    m = np.asarray(margins, dtype=np.float64)
+    if len(m) == 0:
+        return {"temperature": 1.0, "logloss_raw": None, "logloss": None, "n": 0, "capped": False,
+                "method": "none: no held-out pairs, scores used as they are"}
+    loss = lambda t: float(np.mean(np.logaddexp(0.0, -t * m)))  # noqa: E731
+    grad = lambda t: float(np.mean(-m / (1.0 + np.exp(np.clip(t * m, -700, 700)))))  # noqa: E731
+    top = max_logit / float(np.abs(m).max()) if np.abs(m).max() > 0 else 0.0
+    if top == 0.0 or grad(0.0) >= 0:
+        t = 0.0
+    elif grad(top) <= 0:
+        t = top
+    else:
+        lo, hi = 0.0, top
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if grad(mid) < 0 else (lo, mid)
+        t = (lo + hi) / 2
+    return {"temperature": t, "logloss_raw": loss(1.0), "logloss": loss(t), "n": len(m), "capped": t == top > 0,
+            "method": "Bradley-Terry temperature on the held-out pairs"}
 
 
 def train_reward_model(backbone: Any, train_pairs: Sequence[Any], val_pairs: Sequence[Any], spec: Any,
@@ -103,7 +141,9 @@ def train_reward_model(backbone: Any, train_pairs: Sequence[Any], val_pairs: Seq
                 bar.update(1)
                 bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
     seconds = time.time() - t0
-    val = _bt_accuracy(model, tok, val_pairs, spec.max_tokens, spec.batch_size)
+    keys, margins = _val_margins(model, tok, val_pairs, spec.max_tokens, spec.batch_size)
+    val = _bt_accuracy(keys, margins)
+    calibration = calibrate(margins) if spec.calibrate else None
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     model.backbone.save_pretrained(tmp / "backbone")
@@ -112,8 +152,15 @@ def train_reward_model(backbone: Any, train_pairs: Sequence[Any], val_pairs: Seq
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     log.info("reward model: held-out accuracy %.3f (n=%d) after %.1f s", val["accuracy"], val["n"], seconds)
+    if calibration is not None and calibration["n"]:
+        log.info("reward model: rewards = %.4g x score (Bradley-Terry log-loss on %d held-out pairs %.4f -> %.4f)",
+                 calibration["temperature"], calibration["n"], calibration["logloss_raw"], calibration["logloss"])
+        if calibration["temperature"] == 0:
+            log.warning("reward model: no better than chance on the held-out pairs (mean margin <= 0): the rewards "
+                        "used for training (PPO, the reward-model setting, online rounds) are all 0")
     return {"train_seconds": seconds, "train_pairs": len(train_pairs), "final_loss": losses[-1] if losses else None,
-            "val": val, "backbone": backbone.name, "backbone_identity": backbone.identity}
+            "val": val, "calibration": calibration, "backbone": backbone.name,
+            "backbone_identity": backbone.identity}
 
 
 class RewardModelJudge(CachedScores):
@@ -137,6 +184,19 @@ class RewardModelJudge(CachedScores):
         self._model = _build(str(self.path / "backbone"))
         self._model.head.load_state_dict(torch.load(self.path / "head.pt"))
         self._model.eval()
+
+    @property
+    def temperature(self) -> float:
+        """The calibration factor of rewards (1 for reward models trained without calibration)."""
+        cal = self.info.get("calibration")
+        return 1.0 if not cal else float(cal["temperature"])
+
+    def rewards(self, grouped: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+        """Calibrated rewards t x score of the generations (scores cached as for judging)."""
+        return {k: self.temperature * v for k, v in self.score_generations(grouped).items()}
+
+    def reward_texts(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        return [self.temperature * v for v in self.score_texts(prompts, responses)]
 
     def score_texts(self, prompts: Sequence[str], responses: Sequence[str], batch: int = 32) -> list[float]:
         import torch

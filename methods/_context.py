@@ -97,7 +97,8 @@ class MethodContext:
         return training_samples(self, policy, k, round_index)
 
     def reward(self, samples: Any) -> Any:
-        """The reward model's scores of the samples, [prompts, k]."""
+        """The reward model's calibrated rewards (t x score, see RewardModelJudge.temperature) of the samples,
+        [prompts, k]."""
         from methods._online import reward
 
         return reward(self, samples)

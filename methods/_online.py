@@ -42,7 +42,7 @@ def training_samples(ctx: MethodContext, policy: Policy, k: int, round_index: in
 def reward(ctx: MethodContext, samples: Samples) -> np.ndarray:
     rm = ctx.reward_model()
     rm.prompt_text.update({r.prompt_id: t for r, t in zip(samples.refs, samples.texts, strict=True)})
-    scores = rm.score_generations(samples.rows)
+    scores = rm.rewards(samples.rows)
     return np.array([[scores[g["id"]] for g in samples.rows[r.prompt_id]] for r in samples.refs], dtype=np.float64)
 
 

@@ -158,7 +158,7 @@ class PPOTrainer:
         reqs = [Request(x.ids, sample_seed(self.ctx.spec.seed, x.prompt_id, r * b + j)) for j, x in enumerate(picked)]
         self.model.eval()
         samples = HFEngine.wrap(self.model, self.ctx.tokenizer).generate(reqs, self.sampling)
-        scores = torch.tensor(self.rm.score_texts([self.texts[x.prompt_id] for x in picked], [s.text for s in samples]))
+        scores = torch.tensor(self.rm.reward_texts([self.texts[x.prompt_id] for x in picked], [s.text for s in samples]))
         prompts, completions = [x.ids for x in picked], [s.token_ids for s in samples]
         width = max(len(c) for c in completions)
         mask = torch.tensor([[1.0] * len(c) + [0.0] * (width - len(c)) for c in completions])

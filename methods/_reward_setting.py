@@ -50,7 +50,7 @@ def train_groups(ctx: MethodContext, method: RewardModelMethod) -> Policy:
     finally:
         ctx.sampler.close()  # free the engine before training
     rm.prompt_text.update({r.prompt_id: t for r, t in zip(refs, texts, strict=True)})
-    scores = rm.score_generations(samples)
+    scores = rm.rewards(samples)  # calibrated: softmax(r / beta_r) needs the reward scale
     groups = tokenized_groups(ctx, refs, samples, scores)
     log.info("%s: %d prompts x %d samples scored by the reward model", method.name, len(groups), params.k)
     return train_policy(ctx, method, groups=groups, extra_key=extra)

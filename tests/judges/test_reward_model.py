@@ -1,7 +1,11 @@
 from bench.config import RewardModelSpec
 from bench.models import ModelRef
 from bench.tasks import PreferencePair
-from judges.reward_model import RewardModelJudge, train_reward_model
+import math
+
+import pytest
+
+from judges.reward_model import RewardModelJudge, calibrate, train_reward_model
 
 
 def _pairs(n, offset=0):
@@ -33,3 +37,23 @@ def test_bradley_terry_training_learns_a_separable_preference_and_scores_are_cac
     first = judge.score_generations({"p": gens})
     assert judge.scored == 2 and first["g0"] > first["g1"]
     assert judge.score_generations({"p": gens}) == first and judge.scored == 2  # from the store, not recomputed
+    cal = info["calibration"]  # separable held-out pairs: the temperature is capped, the log-loss falls
+    assert cal["n"] == 20 and cal["temperature"] > 0 and cal["logloss"] < cal["logloss_raw"]
+    t = judge.temperature
+    assert t == cal["temperature"] and judge.rewards({"p": gens}) == pytest.approx({k: t * v for k, v in first.items()})
+    assert judge.reward_texts(["post number 7"], ["a clear and short summary"]) == pytest.approx([t * a])
+
+
+def test_calibration_temperature_on_hand_values():
+    # margins 1, 1, -1: the log-loss' derivative vanishes where 2 sigmoid(-t) = sigmoid(t), i.e. e^t = 2
+    cal = calibrate([1.0, 1.0, -1.0])
+    assert cal["temperature"] == pytest.approx(math.log(2), abs=1e-9) and not cal["capped"]
+    assert cal["logloss_raw"] == pytest.approx((2 * math.log1p(math.exp(-1)) + math.log1p(math.e)) / 3)
+    assert cal["logloss"] == pytest.approx((2 * math.log(1.5) + math.log(3)) / 3)  # sigmoid(ln 2) = 2/3
+    # scaling the margins scales the temperature inversely: the calibrated rewards are the same
+    assert calibrate([0.01, 0.01, -0.01])["temperature"] == pytest.approx(100 * math.log(2), rel=1e-9)
+    assert calibrate([0.5, -1.0, 0.2])["temperature"] == 0.0  # mean margin < 0: no better than chance
+    assert calibrate([0.0, 0.0])["temperature"] == 0.0
+    assert calibrate([])["temperature"] == 1.0  # nothing to calibrate on: scores used as they are
+    sep = calibrate([2.0, 0.5])  # separable: no finite optimum, capped so that the largest margin gives logit 50
+    assert sep["capped"] and sep["temperature"] == pytest.approx(25.0)
