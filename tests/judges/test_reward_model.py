@@ -1,10 +1,10 @@
-from bench.config import RewardModelSpec
-from bench.models import ModelRef
-from bench.tasks import PreferencePair
 import math
 
 import pytest
 
+from bench.config import RewardModelSpec
+from bench.models import ModelRef
+from bench.tasks import PreferencePair
 from judges.reward_model import RewardModelJudge, calibrate, train_reward_model
 
 
