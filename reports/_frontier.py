@@ -60,20 +60,26 @@ def _outcome(a: str, b: str, dr: Any, dk: Any | None) -> str:
 
 
 def paired_steps(found: dict[tuple[str, int], dict[str, dict]], curves: list[dict]) -> list[dict[str, Any]]:
-    """Every two trained methods at every step both have: per-prompt differences (first minus second) of
-    mean oracle reward and of the KL estimate over identical prompts, each mean with its 95% t-interval
-    over prompts, and the exact sign test of the reward differences, Holm-corrected over the table."""
+    """Every two trained methods at each of their checkpoints, matched by position (the i-th of the evenly
+    spaced checkpoints of each: the same share of the training budget, whatever a step means to each, e.g.
+    PPO rounds against DPO steps): per-prompt differences (first minus second) of mean oracle reward and
+    of the KL estimate over identical prompts, each mean with its 95% t-interval over prompts, and the
+    exact sign test of the reward differences, Holm-corrected over the table. Two methods with different
+    numbers of checkpoints are not compared."""
     from itertools import combinations
 
     from bench._paired import holm, sign_test
     from bench.stats import mean_ci
 
     trained = [c for c in curves if c["kind"] == "trained"]
+    steps = {c["policy_id"]: sorted(s for pid, s in found if pid == c["policy_id"]) for c in trained}
     rows = []
     for a, b in combinations(trained, 2):
-        steps_a = {s for pid, s in found if pid == a["policy_id"]}
-        for s in sorted(steps_a & {s for pid, s in found if pid == b["policy_id"]}):
-            ma, mb = found[(a["policy_id"], s)], found[(b["policy_id"], s)]
+        sa, sb = steps[a["policy_id"]], steps[b["policy_id"]]
+        if len(sa) != len(sb):
+            continue
+        for i, (s_a, s_b) in enumerate(zip(sa, sb, strict=True)):
+            ma, mb = found[(a["policy_id"], s_a)], found[(b["policy_id"], s_b)]
             ra, rb, ka, kb = _per_prompt(ma, "r"), _per_prompt(mb, "r"), _per_prompt(ma, "kl"), _per_prompt(mb, "kl")
             shared = sorted(ra.keys() & rb.keys())
             if len(shared) < 2:
@@ -82,9 +88,9 @@ def paired_steps(found: dict[tuple[str, int], dict[str, dict]], curves: list[dic
             dr = mean_ci(d_r)
             dk = mean_ci([ka[p] - kb[p] for p in shared]) if all(p in ka and p in kb for p in shared) else None
             p_value, n_pos, n_neg = sign_test(d_r)
-            rows.append({"a": a["method"], "b": b["method"], "step": s, "n_prompts": len(shared), "reward": dr,
-                         "kl": dk, "p": p_value, "n_pos": n_pos, "n_neg": n_neg,
-                         "outcome": _outcome(a["method"], b["method"], dr, dk)})
+            rows.append({"a": a["method"], "b": b["method"], "checkpoint": i + 1, "of": len(sa), "step_a": s_a,
+                         "step_b": s_b, "n_prompts": len(shared), "reward": dr, "kl": dk, "p": p_value,
+                         "n_pos": n_pos, "n_neg": n_neg, "outcome": _outcome(a["method"], b["method"], dr, dk)})
     for row, p_holm in zip(rows, holm([r["p"] for r in rows]), strict=True):
         row["p_holm"] = p_holm
     return rows

@@ -66,15 +66,15 @@ def test_imdb_run_frontier_and_rerun(tiny_models, data_dir, store, tmp_path):
         assert p["n"] == 3 * 2 and p["reward_se"] is not None and p["kl_se"] is not None
         assert math.isfinite(p["kl"]) and math.isfinite(p["reward"])
     # paired over the same 3 prompts: the mean of per-prompt differences is the difference of the points
-    assert [(c["a"], c["b"], c["step"], c["n_prompts"]) for c in view["paired"]] == [("dpo", "exo", 1, 3),
-                                                                                     ("dpo", "exo", 2, 3)]
+    assert [(c["a"], c["b"], c["step_a"], c["step_b"], c["n_prompts"]) for c in view["paired"]] == [
+        ("dpo", "exo", 1, 1, 3), ("dpo", "exo", 2, 2, 3)]
     for c in view["paired"]:
-        first, second = points[("dpo", f"step {c['step']}")], points[("exo", f"step {c['step']}")]
+        first, second = points[("dpo", f"step {c['step_a']}")], points[("exo", f"step {c['step_b']}")]
         assert c["reward"].mean == pytest.approx(first["reward"] - second["reward"])
         assert c["kl"].mean == pytest.approx(first["kl"] - second["kl"])
     html = runner.report_path.read_text()
     assert "Reward–KL frontier" in html and "held-out accuracy" in html and "oracle reward vs KL" in html
-    assert "Methods compared at the same step" in html
+    assert "Methods compared at the same checkpoint" in html
     assert "<script" not in html.replace(html[html.find("<script"):html.find("</script>") + 9], "", 1)
     # headless Chromium from file://: the frontier's SVG keeps the page self-contained
     from browser import load

@@ -24,7 +24,9 @@ def test_paired_steps_on_hand_values():
         ("n", 1): _metrics([9.0, 9.0, 9.0], None),  # Best-of-N is not paired by step
     }
     rows = paired_steps(found, curves)
-    assert [(r["a"], r["b"], r["step"]) for r in rows] == [("exo", "dpo", 1), ("exo", "dpo", 2), ("exo", "dpo", 3)]
+    # matched by position: both have 4 checkpoints; the 4th has no per-prompt means and is left out
+    assert [(r["a"], r["b"], r["checkpoint"], r["of"], r["step_a"]) for r in rows] == [
+        ("exo", "dpo", 1, 4, 1), ("exo", "dpo", 2, 4, 2), ("exo", "dpo", 3, 4, 3)]
     t2 = 4.303  # t quantile 0.975 with 2 degrees of freedom
     first, second, third = rows
     assert first["reward"].mean == pytest.approx(1.1)
@@ -46,3 +48,16 @@ def test_paired_steps_reads_the_second_method_as_winner():
     (row,) = paired_steps(found, curves)
     assert row["reward"].ci_high < 0 and row["outcome"] == "b above"
     assert row["n_pos"] == 0 and row["n_neg"] == 4 and row["p"] == pytest.approx(0.125)
+
+
+def test_paired_checkpoints_match_by_position_not_step_number():
+    curves = [{"method": "ppo", "policy_id": "p", "kind": "trained"},
+              {"method": "dpo", "policy_id": "d", "kind": "trained"},
+              {"method": "ipo", "policy_id": "i", "kind": "trained"}]
+    found = {("p", 4): _metrics([1.0, 2.0], [0.1, 0.2]), ("p", 8): _metrics([1.0, 2.0], [0.1, 0.2]),
+             ("d", 8): _metrics([0.0, 1.0], [0.0, 0.0]), ("d", 16): _metrics([0.5, 0.5], [0.0, 0.0]),
+             ("i", 3): _metrics([0.0, 0.0], [0.0, 0.0])}  # one checkpoint against two: not compared
+    rows = paired_steps(found, curves)
+    assert [(r["a"], r["b"], r["checkpoint"], r["step_a"], r["step_b"]) for r in rows] == [
+        ("ppo", "dpo", 1, 4, 8), ("ppo", "dpo", 2, 8, 16)]
+    assert rows[0]["reward"].mean == pytest.approx(1.0) and rows[1]["reward"].mean == pytest.approx(1.0)
