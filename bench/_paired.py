@@ -51,7 +51,9 @@ def length_controlled(outcomes: Sequence[tuple[str, str, float]], *, level: floa
     verdict A / B / tie (invalid dropped) and the difference (method minus opponent, tokens). Fits
     P(win) = sigmoid(a + b * tanh(diff / sd(diff))), as AlpacaEval 2's length control does without its
     per-instruction term, and reports sigmoid(a). The interval is sigmoid(a +- z * se), with a
-    cluster-robust (sandwich) standard error over prompts: one fit, so it stays fast on 100k judgments."""
+    cluster-robust (sandwich) standard error over prompts: one fit, so it stays fast on 100k judgments.
+    When the outcomes are separated (e.g. every longer output won), the likelihood has no finite maximum:
+    the result is nan with ``separated`` set, shown as not estimable rather than as 100% [0, 100]."""
     rows = [(p, {"A": 1.0, "B": 0.0, "tie": 0.5}[v], d) for p, v, d in outcomes if v in ("A", "B", "tie")]
     nan = float("nan")
     if not rows:
@@ -63,6 +65,8 @@ def length_controlled(outcomes: Sequence[tuple[str, str, float]], *, level: floa
     x = np.tanh(d / (d.std() or 1.0))
     a, b = _fit_logistic(x, y, np.ones(len(rows)))
     X = np.stack([np.ones_like(x), x], axis=1)
+    if np.abs(X @ np.array([a, b])).max() >= 25:  # separation: no finite maximum, the fit ran off to the clip
+        return {"lc_win_rate": nan, "ci_low": nan, "ci_high": nan, "n": len(rows), "separated": True}
     p = 1 / (1 + np.exp(-np.clip(X @ np.array([a, b]), -30, 30)))
     bread = (X * (p * (1 - p))[:, None]).T @ X + 1e-6 * np.eye(2)
     scores = np.zeros((len(position), 2))

@@ -1,6 +1,8 @@
 """Bradley–Terry, the sign test, Holm's correction and the length-controlled win rate, against scipy and
 hand-computed values."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy import optimize, stats
@@ -89,3 +91,12 @@ def test_length_controlled_interval_agrees_with_a_prompt_bootstrap():
              ["lc_win_rate"] for _ in range(200)]
     lo, hi = np.quantile(boots, [0.025, 0.975])
     assert lc["ci_low"] == pytest.approx(lo, abs=0.01) and lc["ci_high"] == pytest.approx(hi, abs=0.01)
+
+
+def test_length_controlled_is_not_estimable_when_length_separates_the_outcomes():
+    # every longer output won and every shorter one lost: the logistic likelihood has no finite maximum
+    rows = [(f"p{i}", "A" if d > 0 else "B", d) for i, d in enumerate([5.0, 9.0, 2.0, -4.0, -7.0, -1.0, 3.0, -2.0])]
+    lc = length_controlled(rows)
+    assert lc["separated"] and math.isnan(lc["lc_win_rate"]) and lc["n"] == 8
+    rows[0] = ("p0", "B", 5.0)  # one longer output lost: estimable again
+    assert not length_controlled(rows).get("separated") and 0 < length_controlled(rows)["lc_win_rate"] < 1
