@@ -65,9 +65,10 @@ def length_controlled(outcomes: Sequence[tuple[str, str, float]], *, level: floa
     x = np.tanh(d / (d.std() or 1.0))
     a, b = _fit_logistic(x, y, np.ones(len(rows)))
     X = np.stack([np.ones_like(x), x], axis=1)
-    if np.abs(X @ np.array([a, b])).max() >= 25:  # separation: no finite maximum, the fit ran off to the clip
+    eta = X @ np.array([a, b])
+    if np.abs(eta).max() >= 25:  # separation: no finite maximum, the fit ran off to the clip
         return {"lc_win_rate": nan, "ci_low": nan, "ci_high": nan, "n": len(rows), "separated": True}
-    p = 1 / (1 + np.exp(-np.clip(X @ np.array([a, b]), -30, 30)))
+    p = 1 / (1 + np.exp(-np.clip(eta, -30, 30)))
     bread = (X * (p * (1 - p))[:, None]).T @ X + 1e-6 * np.eye(2)
     scores = np.zeros((len(position), 2))
     np.add.at(scores, cluster, X * (y - p)[:, None])

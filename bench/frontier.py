@@ -176,16 +176,16 @@ class Frontier:
                                self.ctx.spec.eval.max_new_tokens)
             del model
             n = sum(len(g) for g in grouped.values())
-            reward, r_se = mean_se([[oracle[g["id"]] for g in gens] for gens in grouped.values()])
-            kl, k_se = mean_se([[diffs[g["id"]] for g in gens] for gens in grouped.values()])
+            means = {name: {pid: sum(values[g["id"]] for g in gens) / len(gens) for pid, gens in grouped.items()}
+                     for name, values in (("r", oracle), ("kl", diffs))}  # per prompt: also the paired comparisons
+            reward, r_se = mean_se([[m] for m in means["r"].values()])
+            kl, k_se = mean_se([[m] for m in means["kl"].values()])
             log.info("frontier %s step %d: oracle reward %.3f +- %.3f, KL %.3f +- %.3f (n=%d)", c.method, c.step,
                      reward, r_se, kl, k_se, n)
             rows = [self._row(c.policy_id, c.step, "oracle_reward", reward, r_se, n),
                     self._row(c.policy_id, c.step, "kl", kl, k_se, n)]
-            for prompt_id, gens in grouped.items():  # per-prompt means: the report's paired comparisons
-                for name, values in (("r", oracle), ("kl", diffs)):
-                    rows.append(self._row(c.policy_id, c.step, f"{name}/{prompt_id}",
-                                          sum(values[g["id"]] for g in gens) / len(gens), None, len(gens)))
+            rows += [self._row(c.policy_id, c.step, f"{name}/{pid}", m, None, len(grouped[pid]))
+                     for name, by_prompt in means.items() for pid, m in by_prompt.items()]
             self.store.put_metrics(rows)  # one transaction: a checkpoint's point and its per-prompt means
 
 
