@@ -89,15 +89,20 @@ class Online:
     """Online iterative training of any pairwise method (``--set exo.rounds=3``): round 1 trains on the
     task's preference pairs; each later round samples ``k`` completions per training prompt from the
     current policy, labels them (``label``: ``reward`` = the reward model, ``self`` = the policy's implicit
-    reward beta log pi/pi_ref), and trains on them starting from the current policy (``methods.iterative``)."""
+    reward beta log pi/pi_ref), and trains on them starting from the current policy (``methods.iterative``).
+    ``offline`` is the share of a later round's pairs replaced by the task's own preference pairs (SAIL's
+    mixing of offline and online data)."""
 
     rounds: int = 1
     label: str = "reward"  # reward | self
     k: int = 2  # completions sampled per training prompt in each online round
+    offline: float = 0.0  # share of each later round's pairs taken from the task's preference data
 
     def __post_init__(self) -> None:
         if self.rounds < 1 or self.k < 2:
             raise InputError("needs rounds >= 1 and k >= 2", source="spec", field="rounds")
+        if not 0.0 <= self.offline < 1.0:
+            raise InputError(f"expected a share in [0, 1), got {self.offline!r}", source="spec", field="offline")
         if self.label not in ("reward", "self"):
             raise InputError(f"expected reward or self, got {self.label!r}", source="spec", field="label")
 
@@ -124,8 +129,10 @@ class PairwiseMethod(Method):
         given = {k: v for k, v in values.items() if k in keys}
         resolved = super().resolve_params({k: v for k, v in values.items() if k not in keys}, task_cls, source)
         online = build_section(Online, {**cls.online_defaults, **given}, source, "spec")
-        # Stored only when they differ from plain offline training, so offline specs keep their identity.
-        return {**resolved, **(dataclasses.asdict(online) if given or cls.online_defaults else {})}
+        # Stored only when they differ from plain offline training, so offline specs keep their identity
+        # (and ``offline`` only when set, so online specs from before it existed keep theirs).
+        stored = {k: v for k, v in dataclasses.asdict(online).items() if k != "offline" or v}
+        return {**resolved, **(stored if given or cls.online_defaults else {})}
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> Method:

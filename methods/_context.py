@@ -115,6 +115,13 @@ class MethodContext:
 
         return preference_pairs(samples, chosen, rejected)
 
+    def mixed_pairs(self, pairs: Any, share: float, round_index: int) -> Any:
+        """``pairs`` with a seeded random ``share`` of them replaced by the task's own preference pairs
+        (drawn without replacement while they last): offline data mixed into an online round."""
+        from methods._online import mixed_pairs
+
+        return mixed_pairs(self, pairs, share, round_index)
+
     def train_with_reward_model(self, method: RewardModelMethod) -> Policy:
         """Sample K completions per training prompt from the base policy, score them with the reward
         model, and train on the groups (samples and scores are cached in the store like any other)."""

@@ -64,3 +64,17 @@ def preference_pairs(samples: Samples, chosen: np.ndarray, rejected: np.ndarray)
 
     return [TokPair(g.prompt, g.completions[int(c)], g.completions[int(r)])
             for g, c, r in zip(samples.groups, chosen, rejected, strict=True)]
+
+
+def mixed_pairs(ctx: MethodContext, pairs: list[TokGroup], share: float, round_index: int) -> list[TokGroup]:
+    from methods._pairwise import tokenize_pairs
+
+    offline = tokenize_pairs(ctx)
+    rng = np.random.default_rng([int(ctx.seed), round_index, 0x0FF])
+    m = min(round(share * len(pairs)), len(pairs))
+    slots = rng.choice(len(pairs), size=m, replace=False)
+    picked = rng.choice(len(offline), size=m, replace=m > len(offline))
+    out = list(pairs)
+    for slot, i in zip(slots, picked, strict=True):
+        out[int(slot)] = offline[int(i)]
+    return out

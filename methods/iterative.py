@@ -14,15 +14,26 @@ method on the task's preference pairs, as offline training does. Each later roun
    init=policy)``). The reference policy stays pi_sft, so every round targets the same KL-regularised
    optimum.
 
-What this is and is not, against the paper (only its abstract and summaries were readable here): SAIL
-reduces a bilevel formulation to a single-level DPO-style update on samples of the current policy with
-labels from a preference oracle or from the reward-policy equivalence, mixing online and offline data
-(its DDP/DPP/DPR variants). This wrapper implements the outer loop (sample from the current policy, label,
-update, repeat) for any pairwise loss; it does not add SAIL's extra gradient term from the sampling
-distribution's dependence on the policy, and it does not mix offline pairs into the online rounds (round
-1 is the offline round). With self-labels and the DPO loss, Bradley–Terry labels drawn from the policy's
-own implicit reward are a fixed point of DPO in expectation, so self-labelled rounds should move a DPO
-policy little; that is a property of the reading, measured on the exact task, not hidden.
+``offline`` (``--set exo.offline=0.4``) replaces that share of a later round's pairs, at random places,
+by the task's own preference pairs (on the exact task: pairs drawn from pi_sft with Bradley–Terry labels,
+as offline training draws them), so a round mixes offline and online data at a fixed budget.
+
+What this is and is not, against SAIL. The paper's equations were not readable here (only its abstract
+and summaries); the authors' released code was, through third-party copies of it (``cdpo/cdpo_trainer.py``,
+a plug-in to a DPO trainer). There each training example is routed at random to one of four kinds: a
+dataset pair relabelled by the policy's own implicit preference (DDP), two samples of the current policy
+labelled by that implicit preference (DPP) or by a reward model (DPR), or a plain dataset pair; the
+example configuration uses shares 0.4 / 0.3 / 0.3 / 0 with beta 0.1. The DPO loss gets extra terms with
+weights (0.2 / 0.2 / 0.3 in that configuration) that account for the labels and samples depending on the
+policy: for DDP the loss -l - rho * l^2 / 2 with l = log sigmoid(beta * margin) (its gradient adds the
+score-function term of labels drawn from the policy's own Bradley–Terry model); for DPP and DPR gradient hooks on the
+sequence log-probabilities. This wrapper keeps the outer loop for any pairwise loss: its ``label=reward`` is
+DPR's labelling, ``label=self`` DPP's, and ``offline`` mixes plain dataset pairs. It does not relabel
+dataset pairs (DDP), it labels a round's samples once with the round's starting policy rather than on the
+fly, and it adds no extra gradient term (they are written for the DPO loss and for on-the-fly labels).
+With self-labels and the DPO loss, Bradley–Terry labels drawn from the policy's own implicit reward are a
+fixed point of DPO in expectation, so self-labelled rounds should move a DPO policy little; that is a
+property of the reading, measured on the exact task, not hidden.
 """
 
 from __future__ import annotations
@@ -55,8 +66,11 @@ def train_online(ctx: Any, method: Any) -> Any:
         rng = np.random.default_rng([int(ctx.seed), r])
         chosen, rejected = preference_labels(scores, rng)
         pairs = ctx.preference_pairs(samples, chosen, rejected)
-        policy = ctx.train_pairwise(method, groups=pairs, init=policy,
-                                    key=("online round", r, online.label, online.k))
+        key: tuple = ("online round", r, online.label, online.k)
+        if online.offline > 0:
+            pairs = ctx.mixed_pairs(pairs, online.offline, r)
+            key = (*key, "offline share", online.offline)
+        policy = ctx.train_pairwise(method, groups=pairs, init=policy, key=key)
     return policy
 
 

@@ -13,12 +13,16 @@ class SLiCHF(PairwiseMethod):
 
     on the policy's own sequence log-likelihoods (no reference policy in the loss).
 
-    What could not be pinned down from the text available to bench (only abstracts and summaries of the
-    paper were readable): (1) the paper's regulariser target y_ref is the SFT target of x; bench's
-    preference groups carry no SFT target, so the chosen response y+ stands in for it (on the exact task
-    y+ is a sample of pi_sft, so the term estimates the cross-entropy to pi_sft up to the preference
-    selection); (2) the defaults delta = 1 and reg = 0.5 are bench's choices, not the paper's reported
-    values; (3) the sample-and-rank variant (ranking model over SFT samples) is not implemented.
+    Sources: the loss is the paper's Eq. 4 as transcribed by three independent write-ups of the paper
+    (sequence log-likelihoods summed over tokens, no length normalisation, no reference policy; the
+    regulariser is a cross-entropy, not a KL); the paper's hyper-parameter section gives the ranking margin
+    delta = 1.0, bench's default. Not found in any readable source: the paper's value of the regulariser
+    weight (``reg = 0.5`` is bench's choice). Departures: (1) the paper's y_ref is the SFT target of x
+    (SLiC-HF-direct) or the best-ranked SFT decode (sample-and-rank); bench's preference groups carry no
+    SFT target, so the chosen response y+ stands in for it (on the exact task y+ is a sample of pi_sft, so
+    the term estimates the cross-entropy to pi_sft up to the preference selection); (2) the sample-and-rank
+    variant (8 SFT decodes ranked by a ranker or reward model) is not implemented. TRL's ``hinge`` loss is
+    a different loss (RSO's hinge on reference-normalised log-ratios, margin 1/beta, no regulariser).
     """
 
     name = "slic"

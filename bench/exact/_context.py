@@ -94,6 +94,13 @@ class ExactContext:
 
         return pairs_from(samples, chosen, rejected)
 
+    def mixed_pairs(self, pairs: Any, share: float, round_index: int) -> Any:
+        """``pairs`` with a random ``share`` of them replaced by offline pairs from pi_sft (as offline training
+        draws them: fresh, or from the fixed dataset of ``exact.pairs`` groups)."""
+        from bench.exact._online import mixed_pairs
+
+        return mixed_pairs(self.problem, pairs, share, self.spec.exact.pairs, self.seed, round_index)
+
     def train_with_reward_model(self, method: Any) -> Policy:
         return self._trained(method, with_rewards=True)
 

@@ -31,6 +31,23 @@ def pairs_from(samples: Batch, chosen: np.ndarray, rejected: np.ndarray) -> Batc
     return Batch(samples.prompts, samples.outputs[rows[:, None], cols], None)
 
 
+def mixed_pairs(problem: Any, pairs: Batch, share: float, dataset_size: int, seed: int, round_index: int) -> Batch:
+    """``pairs`` with a random ``share`` of its rows replaced by offline preference pairs: fresh draws from
+    pi_sft with Bradley–Terry labels, or draws from the fixed dataset of ``dataset_size`` groups that offline
+    training uses (the same seed builds the same dataset)."""
+    from bench.exact._train import Sampler
+
+    n = len(pairs.prompts)
+    m = min(round(share * n), n)
+    sampler = Sampler(problem, 2, False, dataset_size, seed)
+    sampler.gen.manual_seed(int(np.random.default_rng([seed, round_index, 0x0FF]).integers(2**62)))
+    offline = sampler.batch(m)
+    slots = torch.randperm(n, generator=sampler.gen)[:m]
+    prompts, outputs = pairs.prompts.clone(), pairs.outputs.clone()
+    prompts[slots], outputs[slots] = offline.prompts, offline.outputs
+    return Batch(prompts, outputs, None)
+
+
 def groups_key(groups: Batch | None) -> str | None:
     """A content identity of a fixed set of groups (part of the trained policy's identity)."""
     if groups is None:

@@ -76,7 +76,7 @@ def test_language_model_online_round_samples_the_current_policy(tiny_models, min
     spec = build_spec([flags_layer([
         f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=16", "reward_model.val_pairs=8",
         "eval.prompts=2", "eval.samples=2", "eval.max_new_tokens=6", "engine.kind=hf", "train.pairs=8",
-        "train.batch_size=4", "sail.rounds=2", "dpo.rounds=2", "dpo.label=self",
+        "train.batch_size=4", "sail.rounds=2", "dpo.rounds=2", "dpo.label=self", "sail.offline=0.5",
     ], task="tldr", methods="sail,dpo,slic,mpo", preset="smoke", model=str(tiny_models["policy"]))])
     runner = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=lambda path: make_engine("hf", path))
     run_id = runner.run()
@@ -99,3 +99,57 @@ def _prompts(data_dir, n):
 
     task = TASKS.get("tldr")()
     return [p.prompt for p in task.load_splits(data_dir).train_pairs[:n]]
+
+
+def test_offline_share_is_validated_and_stored_only_when_set():
+    assert "offline" not in METHODS.get("sail").resolve_params({}, TASK, "sail.")
+    assert METHODS.get("sail").resolve_params({"offline": "0.4"}, TASK, "sail.")["offline"] == 0.4
+    with pytest.raises(InputError, match=r"share in \[0, 1\)"):
+        METHODS.get("dpo").resolve_params({"rounds": 2, "offline": 1.5}, TASK, "dpo.")
+
+
+def test_exact_mixed_pairs_replace_the_share_by_offline_pairs_from_the_dataset():
+    import torch
+
+    from bench.exact._online import mixed_pairs
+    from bench.exact._train import Batch, Sampler
+    from bench.tasks.exact import build_problem
+
+    problem = build_problem(0.5)
+    online = Batch(torch.zeros(1000, dtype=torch.long), torch.full((1000, 2), -1), None)
+    mixed = mixed_pairs(problem, online, 0.3, 64, seed=3, round_index=2)
+    replaced = (mixed.outputs[:, 0] >= 0).numpy()
+    assert replaced.sum() == 300 and replaced[:500].sum() not in (0, 300)  # spread over the round, not a block
+    dataset = Sampler(problem, 2, False, 64, 3).dataset  # offline training's fixed dataset (exact.pairs = 64)
+    rows = {(int(p), *map(int, o)) for p, o in zip(dataset.prompts, dataset.outputs, strict=True)}
+    assert all((int(p), *map(int, o)) in rows for p, o in zip(mixed.prompts[replaced], mixed.outputs[replaced],
+                                                                strict=True))
+    again = mixed_pairs(problem, online, 0.3, 64, seed=3, round_index=2)
+    assert torch.equal(again.outputs, mixed.outputs) and torch.equal(again.prompts, mixed.prompts)
+    other = mixed_pairs(problem, online, 0.3, 64, seed=3, round_index=3)
+    assert not torch.equal(other.outputs, mixed.outputs)  # each round draws its own offline pairs
+
+
+def test_language_model_mixed_pairs_take_the_share_from_the_task_pairs(monkeypatch):
+    from types import SimpleNamespace
+
+    import methods._pairwise
+    from methods._online import mixed_pairs
+
+    offline = [("offline", i) for i in range(3)]
+    monkeypatch.setattr(methods._pairwise, "tokenize_pairs", lambda ctx: offline)
+    online = [("online", i) for i in range(10)]
+    mixed = mixed_pairs(SimpleNamespace(seed=1), online, 0.5, 2)
+    assert sum(p[0] == "offline" for p in mixed) == 5 and len(mixed) == 10
+    assert [p for p in mixed if p[0] == "online"] == [p for p in online if p in mixed]  # the rest kept in place
+    assert {p for p in mixed if p[0] == "offline"} == set(offline)  # 5 from 3 pairs: all used, some twice
+
+
+def test_exact_round_with_offline_share_trains_on_different_pairs(store, tmp_path):
+    base = Runner(_exact_spec("sail", "exact.classes=tabular", "sail.rounds=2"), store, tmp_path / "out", None).run()
+    mix = Runner(_exact_spec("sail", "exact.classes=tabular", "sail.rounds=2", "sail.offline=0.5"), store,
+                 tmp_path / "out", None).run()
+    ids = [{e["method"]: e["policy_id"] for e in json.loads(store.run(r)["plan_json"])["entries"]} for r in (base, mix)]
+    assert ids[0]["sail"] != ids[1]["sail"]
+    round1 = [json.loads(store.policy(i["sail"])["info_json"])["based_on"] for i in ids]
+    assert round1[0] == round1[1]  # round 1 is the same offline training; only round 2's pairs differ
