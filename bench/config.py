@@ -41,10 +41,19 @@ class TrainSpec:
     max_completion_tokens: int = 64
     autocast_bf16: bool = True
     checkpoints: int = 0  # evenly spaced intermediate checkpoints kept for the reward-KL frontier (0 = none)
+    # Training seeds per trained method: seed, seed + 1, ... each train their own policy on the same data
+    # (the data, its labels, the reward model and the oracle keep ``seed``), for intervals over seeds.
+    seeds: int = 1
 
     def __post_init__(self) -> None:
         if self.checkpoints < 0:
             raise InputError("must not be negative", source="spec", field="train.checkpoints")
+        if self.seeds < 1:
+            raise InputError("must be at least 1", source="spec", field="train.seeds")
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that shape one trained policy (how many seeds are trained does not)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "seeds"}
 
 
 @dataclass(frozen=True)
@@ -199,6 +208,8 @@ class RunSpec:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        if self.train.seeds == 1:  # stored only when set, so specs from before it existed keep their identity
+            del d["train"]["seeds"]
         d["methods"] = [{"name": m.name, "params": dict(m.params)} for m in self.methods]
         return d
 

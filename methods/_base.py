@@ -50,6 +50,8 @@ class Method:
     #: the table group the method's row belongs to: baseline | preference | reward-model
     setting: ClassVar[str] = "preference"
     Params: ClassVar[type] = NoParams
+    #: whether the policy depends on a training seed (then ``train.seeds`` trains one policy per seed)
+    trains: ClassVar[bool] = False
 
     def __init__(self, params: Any) -> None:
         self.params = params
@@ -116,6 +118,7 @@ class PairwiseMethod(Method):
     """
 
     setting: ClassVar[str] = "preference"
+    trains: ClassVar[bool] = True
     #: online settings a subclass starts from (the ``sail`` method: 3 rounds)
     online_defaults: ClassVar[dict[str, Any]] = {}
 

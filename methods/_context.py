@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,13 @@ class MethodContext:
         self.sampler, self.prompts, self.artifacts = sampler, prompts, artifacts
         self._reward_model = reward_model  # a zero-argument callable, so the judge trains only if needed
         self._tokenizer: Any = None
+        self.train_seed = spec.seed
+
+    def with_seed(self, seed: int) -> MethodContext:
+        """The same context training with ``seed`` (``train.seeds``); data, labels and judges keep the run's."""
+        other = copy.copy(self)
+        other.train_seed = seed
+        return other
 
     @property
     def tokenizer(self) -> Any:
@@ -79,7 +87,8 @@ class MethodContext:
 
     @property
     def seed(self) -> int:
-        return self.spec.seed
+        """The training seed: batch order, the samples of online rounds, PPO's rollouts."""
+        return self.train_seed
 
     def train_pairwise(self, method: PairwiseMethod, groups: Any = None, init: Policy | None = None,
                        key: tuple = ()) -> Policy:
@@ -139,7 +148,7 @@ class MethodContext:
         """Identity of a trained policy: method, params, base model, training data and settings, seed."""
         pairs = [(p.prompt, p.chosen, p.rejected) for p in self.data.train_pairs]
         return content_key("policy", "trained", TRAINER_VERSION, method.name, asdict(method.params),
-                           self.base.identity, content_key(pairs), asdict(self.spec.train), self.spec.seed, *extra)
+                           self.base.identity, content_key(pairs), self.spec.train.identity(), self.seed, *extra)
 
     # -- sampling ----------------------------------------------------------------------------------
     def sample(self, policy: Policy, n: int, first_index: int = 0) -> dict[str, list[dict[str, Any]]]:

@@ -92,7 +92,7 @@ def _train(ctx: MethodContext, method: Method, pid: str, target: Path, groups: l
     start = ctx.base.path if init is None else init.path
     model = AutoModelForCausalLM.from_pretrained(str(start), dtype=torch.float32)
     cfg = TrainConfig(lr=t.lr, batch_size=t.batch_size, micro_batch=t.micro_batch, epochs=t.epochs,
-                      bf16=t.autocast_bf16, seed=ctx.spec.seed)
+                      bf16=t.autocast_bf16, seed=ctx.seed)
     total = math.ceil(len(pairs) / t.batch_size) * t.epochs
     keep = checkpoint_steps(total, t.checkpoints)
     checkpoints: list[dict] = []

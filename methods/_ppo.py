@@ -96,8 +96,8 @@ class PPOTrainer:
         torch.nn.init.zeros_(self.head.bias)
         self.opt = torch.optim.AdamW([*self.model.parameters(), *self.head.parameters()],
                                      lr=self.p.lr or self.t.lr, weight_decay=0.0)
-        self.gen = torch.Generator().manual_seed(ctx.spec.seed)
-        self.order = torch.randperm(len(refs), generator=torch.Generator().manual_seed(ctx.spec.seed)).tolist()
+        self.gen = torch.Generator().manual_seed(ctx.seed)
+        self.order = torch.randperm(len(refs), generator=torch.Generator().manual_seed(ctx.seed)).tolist()
         self.total = rounds(self.p, len(refs))
         self.keep = checkpoint_steps(self.total, self.t.checkpoints)
         self.state_path = ctx.artifacts / "ppo" / target.name / "state.pt"
@@ -130,7 +130,7 @@ class PPOTrainer:
 
     # -- the loop ------------------------------------------------------------------------------------------
     def run(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float]:
-        torch.manual_seed(self.ctx.spec.seed)
+        torch.manual_seed(self.ctx.seed)
         start = self.load_state()
         t0 = time.time() - (self.records[-1]["seconds"] if self.records else 0.0)
         for r in range(start, self.total):
@@ -155,7 +155,7 @@ class PPOTrainer:
 
         b = self.p.rollout_batch
         picked = [self.refs[self.order[(r * b + j) % len(self.refs)]] for j in range(b)]
-        reqs = [Request(x.ids, sample_seed(self.ctx.spec.seed, x.prompt_id, r * b + j)) for j, x in enumerate(picked)]
+        reqs = [Request(x.ids, sample_seed(self.ctx.seed, x.prompt_id, r * b + j)) for j, x in enumerate(picked)]
         self.model.eval()
         samples = HFEngine.wrap(self.model, self.ctx.tokenizer).generate(reqs, self.sampling)
         scores = torch.tensor(self.rm.reward_texts([self.texts[x.prompt_id] for x in picked], [s.text for s in samples]))

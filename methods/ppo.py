@@ -23,6 +23,7 @@ class PPO(Method):
 
     name = "ppo"
     setting = "reward-model"
+    trains = True
 
     @dataclass(frozen=True)
     class Params:

@@ -41,7 +41,8 @@ def frontier_view(store: Any, plan: dict[str, Any]) -> dict[str, Any] | None:
                                if "kl" in m and "oracle_reward" in m]
     chart = line_chart(series, title="oracle reward vs KL(pi || pi_sft)", x_label="KL(pi || pi_sft), nats",
                        y_label="mean oracle reward", markers=True)
-    return {**f, "points": points, "chart": chart, "paired": paired_steps(found, f["curves"])}
+    seeds = {m["method"]: m.get("train_seed") for m in plan["methods"]}
+    return {**f, "points": points, "chart": chart, "paired": paired_steps(found, f["curves"], seeds)}
 
 
 def _per_prompt(metrics: dict[str, dict], name: str) -> dict[str, float]:
@@ -59,13 +60,15 @@ def _outcome(a: str, b: str, dr: Any, dk: Any | None) -> str:
     return f"{winner} above"
 
 
-def paired_steps(found: dict[tuple[str, int], dict[str, dict]], curves: list[dict]) -> list[dict[str, Any]]:
+def paired_steps(found: dict[tuple[str, int], dict[str, dict]], curves: list[dict],
+                 seeds: dict[str, int | None] | None = None) -> list[dict[str, Any]]:
     """Every two trained methods at each of their checkpoints, matched by position (the i-th of the evenly
     spaced checkpoints of each: the same share of the training budget, whatever a step means to each, e.g.
     PPO rounds against DPO steps): per-prompt differences (first minus second) of mean oracle reward and
     of the KL estimate over identical prompts, each mean with its 95% t-interval over prompts, and the
     exact sign test of the reward differences, Holm-corrected over the table. Two methods with different
-    numbers of checkpoints are not compared."""
+    numbers of checkpoints are not compared, nor two trained with different seeds (``train.seeds``: those
+    are compared seed by seed, and over seeds in the report's seeds section)."""
     from itertools import combinations
 
     from bench._paired import holm, sign_test
@@ -76,7 +79,8 @@ def paired_steps(found: dict[tuple[str, int], dict[str, dict]], curves: list[dic
     rows = []
     for a, b in combinations(trained, 2):
         sa, sb = steps[a["policy_id"]], steps[b["policy_id"]]
-        if len(sa) != len(sb):
+        seed_a, seed_b = (seeds or {}).get(a["method"]), (seeds or {}).get(b["method"])
+        if len(sa) != len(sb) or (seed_a is not None and seed_b is not None and seed_a != seed_b):
             continue
         for i, (s_a, s_b) in enumerate(zip(sa, sb, strict=True)):
             ma, mb = found[(a["policy_id"], s_a)], found[(b["policy_id"], s_b)]

@@ -102,6 +102,19 @@ def _training_charts(store: Any, policies: list[dict[str, Any]]) -> list[Any]:
     return charts
 
 
+def _seeds_view(rows: list[dict[str, Any]], plan: dict[str, Any], frontier: dict[str, Any] | None
+                ) -> dict[str, Any] | None:
+    """The tables over training seeds, if methods were trained with several (``train.seeds``)."""
+    from bench._seeds import contrasts_over_seeds, frontier_over_seeds, replicas, win_rates_over_seeds
+
+    reps = replicas(plan)
+    if not reps:
+        return None
+    return {"seeds": sorted({s for seeds in reps.values() for s in seeds}),
+            "win_rates": win_rates_over_seeds(rows, plan), "contrasts": contrasts_over_seeds(rows, plan),
+            "frontier": frontier_over_seeds(frontier["points"], plan) if frontier else []}
+
+
 def render_run_report(store: Any, run_id: str) -> str:
     run = store.run(run_id)
     if run is None:
@@ -144,6 +157,7 @@ def render_run_report(store: Any, run_id: str) -> str:
         common["llm"] = llm_panel(store, plan, prompt_ids)
         common["paired"] = run_paired(plan, judged or [])
         common["costs"] = method_costs(store, plan, judged or [])
+        common["seeds"] = _seeds_view(rows, plan, common.get("frontier"))
     return _env().get_template("run.html.j2").render(
         table=_table(rows), rows=rows, judges=sorted({r["judge"] for r in rows}), opponents=["sft", "reference"],
         examples=_examples(store, run_id, plan) if plan else [], **common)

@@ -1,0 +1,101 @@
+"""Training seeds (``train.seeds``): one policy per seed on the same data, and the tables over seeds."""
+
+import json
+
+import pytest
+from test_frontier import Engines
+from test_imdb import write_mini_imdb
+
+from bench._seeds import contrasts_over_seeds, frontier_over_seeds, replicas, win_rates_over_seeds
+from bench.errors import InputError
+from bench.runner import Runner
+from bench.spec import build_spec, flags_layer
+from bench.stats import mean_ci
+
+
+def test_seeds_are_validated_and_stored_only_when_set():
+    one = build_spec([flags_layer([], task="tldr", methods="dpo")])
+    three = build_spec([flags_layer(["train.seeds=3"], task="tldr", methods="dpo")])
+    assert "seeds" not in one.to_dict()["train"] and three.to_dict()["train"]["seeds"] == 3
+    assert one.train.identity() == three.train.identity()  # how many seeds run does not shape a policy
+    with pytest.raises(InputError) as e:
+        build_spec([flags_layer(["train.seeds=0"], task="tldr", methods="dpo")])
+    assert e.value.field == "train.seeds"
+    with pytest.raises(InputError) as e:
+        build_spec([flags_layer(["train.seeds=2"], task="exact", methods="dpo")])
+    assert e.value.field == "train.seeds" and "exact.seeds" in str(e.value)
+
+
+PLAN = {"methods": [{"method": "sft", "policy_id": "s", "setting": "baseline"},
+                    {"method": "dpo", "replica_of": "dpo", "train_seed": 0},
+                    {"method": "dpo@1", "replica_of": "dpo", "train_seed": 1},
+                    {"method": "dpo@2", "replica_of": "dpo", "train_seed": 2},
+                    {"method": "exo", "replica_of": "exo", "train_seed": 0},
+                    {"method": "exo@1", "replica_of": "exo", "train_seed": 1},
+                    {"method": "exo@2", "replica_of": "exo", "train_seed": 2}]}
+
+
+def _row(method, win_rate, n_total=10):
+    return {"method": method, "judge": "reward_model", "opponent": "sft", "win_rate": win_rate, "n_total": n_total}
+
+
+def test_win_rates_and_contrasts_over_seeds_on_hand_values():
+    rows = [_row("sft", 0.5), _row("dpo", 0.5), _row("dpo@1", 0.6), _row("dpo@2", 0.7),
+            _row("exo", 0.4), _row("exo@1", 0.7), _row("exo@2", 0.0, n_total=0)]  # exo@2: nothing valid
+    assert replicas(PLAN) == {"dpo": {0: "dpo", 1: "dpo@1", 2: "dpo@2"}, "exo": {0: "exo", 1: "exo@1", 2: "exo@2"}}
+    dpo, exo = win_rates_over_seeds(rows, PLAN)
+    # mean 0.6, sd 0.1, se 0.1/sqrt(3), t(2) = 4.303
+    assert dpo["mean"] == pytest.approx(0.6) and dpo["n_seeds"] == 3 and dpo["missing"] == []
+    assert dpo["ci_high"] - dpo["mean"] == pytest.approx(4.303 * 0.1 / 3 ** 0.5)
+    assert exo["per_seed"] == {0: 0.4, 1: 0.7} and exo["missing"] == [2] and exo["n_seeds"] == 2
+    (c,) = contrasts_over_seeds(rows, PLAN)  # dpo - exo on seeds 0 and 1 (seed 2 has no exo result)
+    assert (c["a"], c["b"]) == ("dpo", "exo") and c["per_seed"] == pytest.approx({0: 0.1, 1: -0.1})
+    assert c["mean"] == pytest.approx(0.0) and c["ci_low"] == pytest.approx(mean_ci([0.1, -0.1]).ci_low)
+
+
+def test_frontier_over_seeds_on_hand_values():
+    points = [{"method": m, "kind": "trained", "reward": r, "kl": k}
+              for m, r, k in [("dpo", 1.0, 0.5), ("dpo@1", 2.0, 1.0), ("dpo@2", 3.0, 1.5),
+                              ("exo", 1.5, 0.5), ("exo@1", 2.0, 2.0), ("exo@2", 4.0, 1.5)]]
+    points.append({"method": "bon", "kind": "bon", "reward": 9.0, "kl": 1.0})
+    rows = {r["method"]: r for r in frontier_over_seeds(points, PLAN)}
+    assert rows["dpo"]["reward"]["mean"] == pytest.approx(2.0) and rows["dpo"]["kl"]["mean"] == pytest.approx(1.0)
+    diff = rows["dpo − exo"]
+    assert diff["difference"] and diff["reward"]["per_seed"] == pytest.approx({0: -0.5, 1: 0.0, 2: -1.0})
+    assert diff["kl"]["mean"] == pytest.approx(-1 / 3) and diff["kl"]["n_seeds"] == 3
+
+
+def test_imdb_run_with_two_training_seeds(tiny_models, data_dir, store, tmp_path):
+    data = write_mini_imdb(tmp_path / "data", data_dir)
+    sets = [f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=8", "reward_model.val_pairs=4",
+            f"frontier.oracle_backbone={tiny_models['encoder']}", "frontier.oracle_max_tokens=32",
+            "frontier.prompts=3", "frontier.samples=2", "frontier.pool=4", "frontier.bon_n=1,2",
+            "eval.prompts=2", "eval.samples=2", "eval.max_new_tokens=6", "bon.n=2", "engine.kind=hf",
+            "train.pairs=8", "train.batch_size=4", "train.checkpoints=1"]
+
+    def spec(*extra):
+        return build_spec([flags_layer([*sets, *extra], task="imdb", methods="dpo,exo,bon", preset="smoke",
+                                       model=str(tiny_models["policy"]))])
+
+    single = Runner(spec(), store, tmp_path / "out", data, engine_factory=Engines())
+    single_plan = json.loads(store.run(single.run())["plan_json"])
+    before = store.counts()
+    runner = Runner(spec("train.seeds=2"), store, tmp_path / "out", data, engine_factory=Engines())
+    run_id = runner.run()
+    plan = json.loads(store.run(run_id)["plan_json"])
+    entries = {m["method"]: m for m in plan["methods"]}
+    assert list(entries) == ["sft", "dpo", "dpo@1", "exo", "exo@1", "bon"]  # SFT and Best-of-N train nothing
+    assert "replica_of" not in entries["bon"] and entries["exo@1"]["train_seed"] == 1
+    first = {m["method"]: m["policy_id"] for m in single_plan["methods"]}
+    # seed 0 is the single-seed run's policy (same identity, not trained again); seed 1 is a new one
+    assert entries["dpo"]["policy_id"] == first["dpo"] and entries["exo"]["policy_id"] == first["exo"]
+    assert entries["dpo@1"]["policy_id"] not in first.values()
+    # new rows: the two seed-1 policies and their step-1 checkpoints, nothing for seed 0
+    assert store.counts()["policies"] - before["policies"] == 4
+    # the frontier pairs methods of the same seed only; the seeds table pairs them seed by seed
+    from reports._frontier import frontier_view
+
+    view = frontier_view(store, plan)
+    assert {(c["a"], c["b"]) for c in view["paired"]} == {("dpo", "exo"), ("dpo@1", "exo@1")}
+    html = runner.report_path.read_text()
+    assert "Over training seeds" in html and "Reward–KL frontier over seeds" in html and "dpo − exo" in html
