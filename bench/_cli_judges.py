@@ -12,6 +12,23 @@ import click
 
 from bench.errors import BenchError
 
+
+def emit_rows(rows: list[dict[str, Any]], fmt: str) -> bool:
+    """Write ``rows`` as JSON or CSV (dict or list cells as JSON text); False for ``table``, which each
+    command prints in its own layout."""
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return True
+    if fmt != "csv":
+        return False
+    if rows:
+        import csv
+
+        w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows([{k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in r.items()} for r in rows])
+    return True
+
 DEFAULT_DB = "bench.db"
 
 
@@ -86,15 +103,7 @@ def agreement_cmd(judge_x: str, judge_y: str, db: str, fmt: str, seed: int, n_bo
     rows = compare_judges(Store(db), judge_x, judge_y, n_boot=n_boot, seed=seed)
     if not rows:
         raise BenchError(f"{judge_x} and {judge_y} share no judged pairs")
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if fmt == "csv":
-        import csv
-
-        w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    if emit_rows(rows, fmt):
         return
     click.echo(f"{rows[0]['n_pairs']} shared pairs over {rows[0]['n_prompts']} prompts; 95% bootstrap CI over "
                f"prompts (seed {seed})")

@@ -88,3 +88,24 @@ def frontier_over_seeds(points: list[dict[str, Any]], plan: dict[str, Any]) -> l
                         "reward": _summary({s: curves[a][s][i]["reward"] - curves[b][s][i]["reward"] for s in seeds}),
                         "kl": _summary({s: curves[a][s][i]["kl"] - curves[b][s][i]["kl"] for s in seeds})})
     return out
+
+
+def rows_over_seeds(rows: list[dict[str, Any]], plan: dict[str, Any], points: list[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+    """The three tables above as flat rows with one set of columns (``bench results --over-seeds``):
+    kind (win_rate | win_rate_difference | frontier | frontier_difference), method (``a − b`` for a
+    difference), judge, opponent, checkpoint, metric, per-seed values, mean, 95% interval, n_seeds."""
+    cols = ("per_seed", "mean", "ci_low", "ci_high", "standard_error", "n_seeds")
+    blank = {"kind": None, "method": None, "judge": None, "opponent": None, "checkpoint": None, "metric": None}
+    out = [{**blank, "kind": "win_rate", "method": r["method"], "judge": r["judge"], "opponent": r["opponent"],
+            "metric": "win_rate", **{k: r[k] for k in cols}} for r in win_rates_over_seeds(rows, plan)]
+    out += [{**blank, "kind": "win_rate_difference", "method": f"{r['a']} − {r['b']}", "judge": r["judge"],
+             "opponent": r["opponent"], "metric": "win_rate", **{k: r[k] for k in cols}}
+            for r in contrasts_over_seeds(rows, plan)]
+    for r in frontier_over_seeds(points, plan):
+        kind = "frontier_difference" if r.get("difference") else "frontier"
+        for metric in ("reward", "kl"):
+            out.append({**blank, "kind": kind, "method": r["method"], "checkpoint": r["checkpoint"],
+                        "metric": "oracle_reward" if metric == "reward" else "kl",
+                        **{k: r[metric][k] for k in cols}})
+    return out

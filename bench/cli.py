@@ -83,6 +83,30 @@ def _print_table(store, run_id: str) -> None:  # noqa: ANN001
                    f"(W{r['n_wins']} L{r['n_losses']} T{r['n_ties']} invalid {r['n_invalid']})")
 
 
+def _results_over_seeds(store, run_id: str, fmt: str) -> None:  # noqa: ANN001
+    import json
+
+    from bench._cli_judges import emit_rows
+    from bench._seeds import replicas, rows_over_seeds
+    from bench.results import run_results
+    from reports._frontier import frontier_view
+
+    plan = json.loads(store.run(run_id).get("plan_json") or "{}")
+    if not replicas(plan):
+        raise BenchError(f"run {run_id[:12]} trained every method with one seed: nothing over seeds "
+                         "(rerun it with --set train.seeds=3 to add seeds; the first seed's policies are reused)")
+    view = frontier_view(store, plan) if plan.get("frontier") else None
+    rows = [{"run": run_id, **r} for r in rows_over_seeds(run_results(store, run_id), plan,
+                                                          view["points"] if view else [])]
+    if emit_rows(rows, fmt):
+        return
+    for r in rows:
+        where = f"[{r['judge']}] vs {r['opponent']}" if r["judge"] else f"checkpoint {r['checkpoint']}"
+        seeds = ", ".join(f"{s}: {v:.3f}" for s, v in r["per_seed"].items())
+        click.echo(f"  {r['method']:<12} {r['metric']:<13} {where:<28} mean {r['mean']:+.3f} "
+                   f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] n={r['n_seeds']} seeds ({seeds})")
+
+
 def _print_exact(rows: list[dict]) -> None:
     """The exact task: J and KL(pi || pi*) per method and class, mean [95% CI] over seeds."""
     def cell(r: dict) -> str:
@@ -127,25 +151,18 @@ def report(db: str, run_id: str | None, output: str | None, out: str) -> None:
 @click.option("--db", default=DEFAULT_DB, show_default=True)
 @click.option("--run", "run_id", help="Run id (default: the latest).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def results(db: str, run_id: str | None, fmt: str) -> None:
+@click.option("--over-seeds", is_flag=True, help="Means and 95% t-intervals over training seeds (train.seeds).")
+def results(db: str, run_id: str | None, fmt: str, over_seeds: bool) -> None:
     """The win-rate table of a run, for people (table), pandas (csv) or scripts (json)."""
-    import csv
-    import json
-
+    from bench._cli_judges import emit_rows
     from bench.results import run_results
     from bench.store import Store
 
     store = Store(db)
     rid = _pick_run(store, run_id)
-    rows = [{"run": rid, **r} for r in run_results(store, rid)]
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-    elif fmt == "csv":
-        if rows:
-            w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
-    else:
+    if over_seeds:
+        return _results_over_seeds(store, rid, fmt)
+    if not emit_rows([{"run": rid, **r} for r in run_results(store, rid)], fmt):
         _print_table(store, rid)
 
 

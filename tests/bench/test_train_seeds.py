@@ -65,7 +65,7 @@ def test_frontier_over_seeds_on_hand_values():
     assert diff["kl"]["mean"] == pytest.approx(-1 / 3) and diff["kl"]["n_seeds"] == 3
 
 
-def test_imdb_run_with_two_training_seeds(tiny_models, data_dir, store, tmp_path):
+def test_imdb_run_with_two_training_seeds(tiny_models, data_dir, store, tmp_path, capsys):
     data = write_mini_imdb(tmp_path / "data", data_dir)
     sets = [f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=8", "reward_model.val_pairs=4",
             f"frontier.oracle_backbone={tiny_models['encoder']}", "frontier.oracle_max_tokens=32",
@@ -78,7 +78,8 @@ def test_imdb_run_with_two_training_seeds(tiny_models, data_dir, store, tmp_path
                                        model=str(tiny_models["policy"]))])
 
     single = Runner(spec(), store, tmp_path / "out", data, engine_factory=Engines())
-    single_plan = json.loads(store.run(single.run())["plan_json"])
+    single_run = single.run()
+    single_plan = json.loads(store.run(single_run)["plan_json"])
     before = store.counts()
     runner = Runner(spec("train.seeds=2"), store, tmp_path / "out", data, engine_factory=Engines())
     run_id = runner.run()
@@ -99,3 +100,17 @@ def test_imdb_run_with_two_training_seeds(tiny_models, data_dir, store, tmp_path
     assert {(c["a"], c["b"]) for c in view["paired"]} == {("dpo", "exo"), ("dpo@1", "exo@1")}
     html = runner.report_path.read_text()
     assert "Over training seeds" in html and "Reward–KL frontier over seeds" in html and "dpo − exo" in html
+
+    # the same tables for scripts: `bench results --over-seeds`
+    from bench.cli import main
+
+    capsys.readouterr()
+    args = ["results", "--db", str(tmp_path / "bench.db"), "--over-seeds"]
+    assert main([*args, "--run", run_id, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    kinds = {(r["kind"], r["method"], r["metric"]) for r in rows}
+    assert ("win_rate", "dpo", "win_rate") in kinds and ("win_rate_difference", "dpo − exo", "win_rate") in kinds
+    assert ("frontier_difference", "dpo − exo", "kl") in kinds
+    win = next(r for r in rows if r["method"] == "exo" and r["opponent"] == "sft" and r["kind"] == "win_rate")
+    assert win["n_seeds"] == 2 and win["mean"] == pytest.approx(sum(win["per_seed"].values()) / 2)
+    assert main([*args, "--run", single_run]) != 0 and "one seed" in capsys.readouterr().err
