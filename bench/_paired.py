@@ -53,7 +53,9 @@ def length_controlled(outcomes: Sequence[tuple[str, str, float]], *, level: floa
     per-instruction term, and reports sigmoid(a). The interval is sigmoid(a +- z * se), with a
     cluster-robust (sandwich) standard error over prompts: one fit, so it stays fast on 100k judgments.
     When the outcomes are separated (e.g. every longer output won), the likelihood has no finite maximum:
-    the result is nan with ``separated`` set, shown as not estimable rather than as 100% [0, 100]."""
+    the result is nan with ``separated`` set, shown as not estimable rather than as 100% [0, 100]. When
+    every pair's length difference has the same sign (e.g. every sample shorter than the reference), equal
+    length lies outside the data and sigmoid(a) would be an extrapolation: nan with ``outside`` set."""
     rows = [(p, {"A": 1.0, "B": 0.0, "tie": 0.5}[v], d) for p, v, d in outcomes if v in ("A", "B", "tie")]
     nan = float("nan")
     if not rows:
@@ -62,6 +64,8 @@ def length_controlled(outcomes: Sequence[tuple[str, str, float]], *, level: floa
     cluster = np.array([position.setdefault(r[0], len(position)) for r in rows])
     y = np.array([r[1] for r in rows])
     d = np.array([r[2] for r in rows], dtype=float)
+    if d.min() > 0 or d.max() < 0:
+        return {"lc_win_rate": nan, "ci_low": nan, "ci_high": nan, "n": len(rows), "outside": True}
     x = np.tanh(d / (d.std() or 1.0))
     a, b = _fit_logistic(x, y, np.ones(len(rows)))
     X = np.stack([np.ones_like(x), x], axis=1)

@@ -127,5 +127,5 @@ def run_results(store: Any, run_id: str, *, n_boot: int = 2000, judged: list[Jud
                      "judge": plan["judge_names"][j.judge_id], "n_pairs_planned": len(m.pairs),
                      "n_judged": len(j.rows), **wr.as_dict(), "lc_win_rate": lc.get("lc_win_rate"),
                      "lc_ci_low": lc.get("ci_low"), "lc_ci_high": lc.get("ci_high"),
-                     "lc_separated": bool(lc.get("separated"))})
+                     "lc_separated": bool(lc.get("separated")), "lc_outside": bool(lc.get("outside"))})
     return rows

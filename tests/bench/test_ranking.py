@@ -100,3 +100,14 @@ def test_length_controlled_is_not_estimable_when_length_separates_the_outcomes()
     assert lc["separated"] and math.isnan(lc["lc_win_rate"]) and lc["n"] == 8
     rows[0] = ("p0", "B", 5.0)  # one longer output lost: estimable again
     assert not length_controlled(rows).get("separated") and 0 < length_controlled(rows)["lc_win_rate"] < 1
+
+
+def test_length_controlled_is_not_estimable_when_equal_length_is_outside_the_data():
+    # every sample shorter than the reference (as on imdb, where references are long): outcomes are mixed, so
+    # the fit converges, but its intercept is an extrapolation to a length difference no pair has
+    diffs = [-16, -20, -60, -25, -44, -18, -30, -16, -50, -22, -17, -40]
+    rows = [(f"p{i % 8}", v, d) for i, (v, d) in enumerate(zip("AABABBAAABAB", diffs, strict=True))]
+    lc = length_controlled(rows)
+    assert lc["outside"] and math.isnan(lc["lc_win_rate"]) and lc["n"] == 12
+    rows.append(("p0", "B", 3.0))  # one pair on the other side: equal length is inside the data again
+    assert not length_controlled(rows).get("outside") and 0 < length_controlled(rows)["lc_win_rate"] < 1
