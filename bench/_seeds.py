@@ -23,6 +23,12 @@ def replicas(plan: dict[str, Any]) -> dict[str, dict[int, str]]:
     return {k: v for k, v in out.items() if len(v) > 1}
 
 
+def _index(rows: list[dict[str, Any]]) -> tuple[dict[tuple, dict[str, Any]], list[tuple[str, str]]]:
+    """Win-rate rows by (entry, judge, opponent), and the (judge, opponent) pairs they cover."""
+    return ({(r["method"], r["judge"], r["opponent"]): r for r in rows},
+            sorted({(r["judge"], r["opponent"]) for r in rows}))
+
+
 def _summary(values: dict[int, float]) -> dict[str, Any]:
     c = mean_ci(values.values())
     return {"per_seed": dict(sorted(values.items())), "mean": c.mean, "ci_low": c.ci_low, "ci_high": c.ci_high,
@@ -33,10 +39,10 @@ def win_rates_over_seeds(rows: list[dict[str, Any]], plan: dict[str, Any]) -> li
     """Per method trained with several seeds, judge and opponent: the win rate of each seed's policy, their
     mean and 95% t-interval over seeds. A seed whose win rate is undefined (nothing valid judged) is left
     out of the mean and named in ``missing``."""
-    by_entry = {(r["method"], r["judge"], r["opponent"]): r for r in rows}
+    by_entry, cells = _index(rows)
     out = []
     for method, seeds in replicas(plan).items():
-        for judge, opponent in sorted({(r["judge"], r["opponent"]) for r in rows}):
+        for judge, opponent in cells:
             found = {s: by_entry.get((name, judge, opponent)) for s, name in seeds.items()}
             values = {s: r["win_rate"] for s, r in found.items() if r and r["n_total"]}
             out.append({"method": method, "judge": judge, "opponent": opponent, **_summary(values),
@@ -47,12 +53,12 @@ def win_rates_over_seeds(rows: list[dict[str, Any]], plan: dict[str, Any]) -> li
 def contrasts_over_seeds(rows: list[dict[str, Any]], plan: dict[str, Any]) -> list[dict[str, Any]]:
     """Every two methods trained with the same seeds: the difference of their win rates (first minus
     second), seed by seed, with its mean and 95% t-interval over seeds, per judge and opponent."""
-    by_entry = {(r["method"], r["judge"], r["opponent"]): r for r in rows}
+    by_entry, cells = _index(rows)
     reps = replicas(plan)
     out = []
     for a, b in combinations(sorted(reps), 2):
         seeds = sorted(set(reps[a]) & set(reps[b]))
-        for judge, opponent in sorted({(r["judge"], r["opponent"]) for r in rows}):
+        for judge, opponent in cells:
             diffs = {}
             for s in seeds:
                 ra, rb = by_entry.get((reps[a][s], judge, opponent)), by_entry.get((reps[b][s], judge, opponent))

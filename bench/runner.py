@@ -37,7 +37,7 @@ class Runner:
             lambda path: make_engine(e.kind, path, dtype=e.dtype, kv_cache_gib=e.kv_cache_gib))
         self.argv = argv
         self.stages: dict[str, float] = {}
-        self.train_seeds: dict[str, tuple[str, int]] = {}  # entry -> (method, training seed) if train.seeds > 1
+        self.replicas: dict[str, dict[str, Any]] = {}  # entry -> {replica_of, train_seed} if train.seeds > 1
         self.counters: dict[str, float] = {}
 
     @contextlib.contextmanager
@@ -143,14 +143,14 @@ class Runner:
         policies = {}
         with self.stage("policies"):
             for name, method in methods.items():
-                seeded = self.train_seeds.get(name)
-                policies[name] = method.policy(ctx if seeded is None else ctx.with_seed(seeded[1]))
+                seeded = self.replicas.get(name)
+                policies[name] = method.policy(ctx.with_seed(seeded["train_seed"]) if seeded else ctx)
                 self.store.link_policy(run_id, name, policies[name].id, method.setting)
         reference = self._store_reference(task, data, tok)
         plan = {"sampling_key": sampler.sampling_key, "n_samples": spec.eval.samples,
                 "baseline_policy": policies["sft"].id, "reference_policy": reference,
                 "methods": [{"method": n, "policy_id": policies[n].id, "setting": methods[n].setting,
-                             **self._replica(n)} for n in names],
+                             **self.replicas.get(n, {})} for n in names],
                 "judges": [rm.id], "judge_names": {rm.id: "reward_model"},
                 "base_model": {"name": base.name, "identity": base.identity},
                 "reward_model": {"id": rm.id, "info": rm.info}}
@@ -225,23 +225,16 @@ class Runner:
         names = ["sft"] + [n for n in params if n != "sft"]
         built = {n: METHODS.get(n).from_params(params.get(n, {})) for n in names}
         seeds = [self.spec.seed + k for k in range(self.spec.train.seeds)]
-        self.train_seeds = {}
+        self.replicas = {}
         out = {}
         for name, method in built.items():
             out[name] = method
             if len(seeds) > 1 and method.trains:  # one policy per training seed: name, name@seed2, ...
-                self.train_seeds[name] = (name, seeds[0])
-                for seed in seeds[1:]:
-                    out[f"{name}@{seed}"] = method
-                    self.train_seeds[f"{name}@{seed}"] = (name, seed)
+                for k, seed in enumerate(seeds):
+                    entry = name if k == 0 else f"{name}@{seed}"
+                    out[entry] = method
+                    self.replicas[entry] = {"replica_of": name, "train_seed": seed}
         return out
-
-    def _replica(self, name: str) -> dict[str, Any]:
-        """For a method trained with several seeds: which method the entry is a seed of, and its seed."""
-        if name not in self.train_seeds:
-            return {}
-        of, seed = self.train_seeds[name]
-        return {"replica_of": of, "train_seed": seed}
 
     def _policy_data(self, data: TaskData) -> TaskData:
         n = self.spec.train.pairs

@@ -140,7 +140,9 @@ def build_spec(layers: list[_Layer]) -> RunSpec:
         if name in methods:
             params[name] = {**values, **params.get(name, {})}
     built = {name: build_section(cls, sections.get(name, {}), f"{name}.", "spec") for name, cls in SECTIONS.items()}
-    if built["train"].seeds > 1 and str(top["task"]) == "exact":
+    from bench.tasks import TASKS
+
+    if built["train"].seeds > 1 and TASKS.get(str(top["task"])).exact:
         raise InputError("the exact task trains every seed already: use exact.seeds (it seeds data and training "
                          "together)", source="spec", field="train.seeds")
     return RunSpec(

@@ -74,12 +74,13 @@ def paired_steps(found: dict[tuple[str, int], dict[str, dict]], curves: list[dic
     from bench._paired import holm, sign_test
     from bench.stats import mean_ci
 
+    seeds = seeds or {}
     trained = [c for c in curves if c["kind"] == "trained"]
     steps = {c["policy_id"]: sorted(s for pid, s in found if pid == c["policy_id"]) for c in trained}
     rows = []
     for a, b in combinations(trained, 2):
         sa, sb = steps[a["policy_id"]], steps[b["policy_id"]]
-        seed_a, seed_b = (seeds or {}).get(a["method"]), (seeds or {}).get(b["method"])
+        seed_a, seed_b = seeds.get(a["method"]), seeds.get(b["method"])
         if len(sa) != len(sb) or (seed_a is not None and seed_b is not None and seed_a != seed_b):
             continue
         for i, (s_a, s_b) in enumerate(zip(sa, sb, strict=True)):
