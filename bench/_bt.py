@@ -51,15 +51,29 @@ def win_matrices(games: Sequence[tuple[str, int, int, str]], k: int) -> tuple[li
 
 
 def bradley_terry(games: Sequence[tuple[str, int, int, str]], k: int, baseline: int = 0, *,
-                  n_boot: int = 200, seed: int = 0, level: float = 0.95, l2: float = 1e-3
-                  ) -> dict[str, np.ndarray]:
-    """Ratings with percentile intervals from resampling prompts (seeded, reproducible)."""
+                  groups: Sequence[int] | None = None, n_boot: int = 200, seed: int = 0, level: float = 0.95,
+                  l2: float = 1e-3) -> dict[str, np.ndarray]:
+    """Ratings with percentile intervals from resampling prompts (seeded, reproducible).
+
+    ``groups[i]`` pools player i into a system (e.g. one method's policies over training seeds); ratings
+    are then per system (``baseline`` is a system index) and the bootstrap also resamples each system's
+    players with replacement, a two-way bootstrap over prompts and replicas."""
+    from bench.stats import replica_weights
+
     _, per_prompt = win_matrices(games, k)
-    theta = fit_bradley_terry(per_prompt.sum(0).reshape(k, k), baseline, l2)
+    pooled = groups is not None and len(set(groups)) < k
+    members = np.asarray(groups if groups is not None else range(k))
+    to_system = np.eye(int(members.max()) + 1 if k else 0)[members]  # [players, systems]
+
+    def fit(wins: np.ndarray) -> np.ndarray:
+        return fit_bradley_terry(to_system.T @ wins @ to_system, baseline, l2)
+
+    theta = fit(per_prompt.sum(0).reshape(k, k))
     rng = np.random.default_rng(seed)
     n = len(per_prompt)
     weights = rng.multinomial(n, np.full(n, 1 / n), size=n_boot) if n else np.zeros((0, 0))
-    boots = np.array([fit_bradley_terry((wt @ per_prompt).reshape(k, k), baseline, l2) for wt in weights])
+    reps = replica_weights(rng, members, len(weights)) if pooled else np.ones((len(weights), k))
+    boots = np.array([fit((wt @ per_prompt).reshape(k, k) * np.outer(r, r)) for wt, r in zip(weights, reps, strict=True)])
     alpha = (1 - level) / 2
     lo, hi = (np.quantile(boots, [alpha, 1 - alpha], axis=0) if len(boots) else (theta * np.nan, theta * np.nan))
     return {"theta": theta, "ci_low": lo, "ci_high": hi, "standard_error": boots.std(0, ddof=1) if len(boots) > 1

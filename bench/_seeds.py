@@ -23,6 +23,19 @@ def replicas(plan: dict[str, Any]) -> dict[str, dict[int, str]]:
     return {k: v for k, v in out.items() if len(v) > 1}
 
 
+def seed_groups(plans: list[dict[str, Any]]) -> dict[str, str]:
+    """Policy id -> the policy id of its method's first seed, for every replica in these run plans (a
+    method trained with several seeds is one system on the leaderboard)."""
+    out: dict[str, str] = {}
+    for plan in plans:
+        entries = plan.get("methods", [])
+        heads = {m["method"]: m["policy_id"] for m in entries}
+        for m in entries:
+            if "replica_of" in m and m["replica_of"] in heads:
+                out[m["policy_id"]] = heads[m["replica_of"]]
+    return out
+
+
 def _index(rows: list[dict[str, Any]]) -> tuple[dict[tuple, dict[str, Any]], list[tuple[str, str]]]:
     """Win-rate rows by (entry, judge, opponent), and the (judge, opponent) pairs they cover."""
     return ({(r["method"], r["judge"], r["opponent"]): r for r in rows},

@@ -175,14 +175,16 @@ def results(db: str, run_id: str | None, fmt: str, over_seeds: bool) -> None:
               help="Folder for leaderboard.html, .csv and .md.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option("--n-boot", default=200, show_default=True)
+@click.option("--per-seed", is_flag=True,
+              help="List each training seed's policy as its own system (default: a method's seeds pooled into one).")
 def leaderboard(db: str, task: str | None, judge: str | None, baseline: str, out: str, seed: int,
-                n_boot: int) -> None:
+                n_boot: int, per_seed: bool) -> None:
     """Bradley-Terry ratings of every system in a database, one board per judge (HTML, CSV, Markdown)."""
     from bench.store import Store
     from reports import write_leaderboard
 
     paths = write_leaderboard(Store(db), Path(out), task=task, judge=judge, baseline=baseline, seed=seed,
-                              n_boot=n_boot)
+                              n_boot=n_boot, pool_seeds=not per_seed)
     click.echo(paths["md"].read_text(encoding="utf-8"))
     click.echo("written: " + ", ".join(str(p) for p in paths.values()))
 

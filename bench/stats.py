@@ -32,30 +32,81 @@ class WinRate:
         return asdict(self)
 
 
-def win_rate(outcomes: Iterable[tuple[str, str]], *, n_boot: int = 2000, seed: int = 0,
-             level: float = 0.95) -> WinRate:
-    """``outcomes`` are (prompt_id, verdict) with verdict A (the method wins), B, tie or invalid."""
-    per_prompt: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for prompt_id, verdict in outcomes:
-        per_prompt[prompt_id][VERDICTS.index(verdict)] += 1
-    counts = np.array(list(per_prompt.values()), dtype=np.int64).reshape(-1, 4)
-    wins, losses, ties, invalid = (int(x) for x in counts.sum(0)) if len(counts) else (0, 0, 0, 0)
+def _counts(outcomes: Iterable[tuple[str, ...]]) -> tuple[np.ndarray, list[str]]:
+    """Verdict counts [prompts, replicas, 4] from (prompt_id, verdict[, replica]) outcomes, and the replicas."""
+    cells: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    replicas: dict[str, None] = {}
+    for prompt_id, verdict, *rest in outcomes:
+        replica = str(rest[0]) if rest else ""
+        replicas.setdefault(replica)
+        cells[prompt_id].setdefault(replica, [0, 0, 0, 0])[VERDICTS.index(verdict)] += 1
+    names = sorted(replicas)
+    out = np.zeros((len(cells), len(names), 4), dtype=np.int64)
+    for i, row in enumerate(cells.values()):
+        for r, name in enumerate(names):
+            out[i, r] = row.get(name, (0, 0, 0, 0))
+    return out, names
+
+
+def _win_rate(counts: np.ndarray, boots: np.ndarray, level: float) -> WinRate:
+    wins, losses, ties, invalid = (int(x) for x in counts.sum((0, 1))) if counts.size else (0, 0, 0, 0)
     total = wins + losses + ties
     if total == 0:
         nan = float("nan")
         return WinRate(nan, nan, nan, nan, wins, losses, ties, invalid, 0, len(counts))
-    rate = (wins + 0.5 * ties) / total
-    points = counts[:, 0] + 0.5 * counts[:, 2]
-    denoms = counts[:, :3].sum(1)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(counts), size=(n_boot, len(counts)))
-    num, den = points[idx].sum(1), denoms[idx].sum(1)
-    boots = np.divide(num, den, out=np.full(n_boot, np.nan), where=den > 0)
     boots = boots[~np.isnan(boots)]
     alpha = (1 - level) / 2
     lo, hi = np.quantile(boots, [alpha, 1 - alpha])
-    return WinRate(float(rate), float(lo), float(hi), float(boots.std(ddof=1)), wins, losses, ties, invalid,
-                   total, len(counts))
+    return WinRate((wins + 0.5 * ties) / total, float(lo), float(hi), float(boots.std(ddof=1)), wins, losses, ties,
+                   invalid, total, len(counts))
+
+
+def win_rate(outcomes: Iterable[tuple[str, str]], *, n_boot: int = 2000, seed: int = 0,
+             level: float = 0.95) -> WinRate:
+    """``outcomes`` are (prompt_id, verdict) with verdict A (the method wins), B, tie or invalid."""
+    counts, _ = _counts(outcomes)
+    per_prompt = counts.sum(1)
+    points = per_prompt[:, 0] + 0.5 * per_prompt[:, 2]
+    denoms = per_prompt[:, :3].sum(1)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(per_prompt), size=(n_boot, len(per_prompt))) if len(per_prompt) else None
+    if idx is None:
+        return _win_rate(counts, np.zeros(0), level)
+    num, den = points[idx].sum(1), denoms[idx].sum(1)
+    return _win_rate(counts, np.divide(num, den, out=np.full(n_boot, np.nan), where=den > 0), level)
+
+
+def replica_weights(rng: np.random.Generator, groups: np.ndarray, n_boot: int) -> np.ndarray:
+    """[n_boot, len(groups)] multiplicities that resample each group's members with replacement (a group
+    of one keeps weight 1): the replica half of a two-way bootstrap."""
+    groups = np.asarray(groups)
+    out = np.ones((n_boot, len(groups)))
+    for g in np.unique(groups):
+        members = np.flatnonzero(groups == g)
+        if len(members) > 1:
+            out[:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), size=n_boot)
+    return out
+
+
+def pooled_win_rate(outcomes: Iterable[tuple[str, str, str]], *, n_boot: int = 2000, seed: int = 0,
+                    level: float = 0.95) -> WinRate:
+    """The win rate of one system observed through several replicas (e.g. a method trained with several
+    seeds): ``outcomes`` are (prompt_id, verdict, replica). Counts pool every replica; the interval comes
+    from a two-way (pigeonhole) bootstrap that resamples prompts and replicas independently, so it holds
+    the variation between replicas as well as between prompts. With very few replicas (3 seeds) the
+    replica half of the bootstrap is coarse and tends to be narrow."""
+    counts, _ = _counts(outcomes)
+    if not len(counts):
+        return _win_rate(counts, np.zeros(0), level)
+    points = counts[..., 0] + 0.5 * counts[..., 2]  # [prompts, replicas]
+    denoms = counts[..., :3].sum(-1)
+    rng = np.random.default_rng(seed)
+    p, r = points.shape
+    wp = rng.multinomial(p, np.full(p, 1 / p), size=n_boot)
+    wr = replica_weights(rng, np.zeros(r, dtype=int), n_boot)
+    num = np.einsum("bp,br,pr->b", wp, wr, points)
+    den = np.einsum("bp,br,pr->b", wp, wr, denoms)
+    return _win_rate(counts, np.divide(num, den, out=np.full(n_boot, np.nan), where=den > 0), level)
 
 
 def verdict_from_scores(score_a: float | None, score_b: float | None) -> str:
@@ -150,5 +201,5 @@ from bench._bt import bradley_terry, fit_bradley_terry  # noqa: E402  (re-export
 from bench._paired import holm, length_controlled, sign_test  # noqa: E402
 
 __all__ = ["Estimate", "MeanCI", "WinRate", "bradley_terry", "cluster_bootstrap", "cohen_kappa",
-           "fit_bradley_terry", "holm", "length_controlled", "mean_ci", "sign_test", "verdict_from_scores",
+           "fit_bradley_terry", "holm", "length_controlled", "mean_ci", "pooled_win_rate", "replica_weights", "sign_test", "verdict_from_scores",
            "win_rate"]

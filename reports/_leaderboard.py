@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.stats import bradley_terry, win_rate
+from bench.stats import bradley_terry, pooled_win_rate, win_rate
 
 
 def _judges_for(store: Any, task: str | None, judge: str | None) -> list[tuple[dict[str, Any], str]]:
@@ -43,40 +43,67 @@ def _labels(store: Any, policy_ids: list[str]) -> dict[str, str]:
     return {pid: m if repeated[m] == 1 else f"{m} ({pid[:6]})" for pid, m in methods.items()}
 
 
+def _systems(store: Any, policies: list[str], pool_seeds: bool) -> dict[str, str]:
+    """Policy -> system: a method's policies over training seeds are one system (its first seed's id)."""
+    if not pool_seeds:
+        return {p: p for p in policies}
+    from bench._seeds import seed_groups
+
+    heads = seed_groups([json.loads(r["plan_json"]) for r in store.run_rows() if r["plan_json"]])
+    return {p: heads.get(p, p) for p in policies}
+
+
+def _vs_baseline(games: list[tuple], system: dict[str, str], s: str, base: str, seed: int) -> dict | None:
+    """System ``s``'s head-to-head win rate against the baseline system (replicas pooled)."""
+    flip = {"A": "B", "B": "A"}
+    vs = [(g[0], g[3] if system[g[1]] == s else flip.get(g[3], g[3]), g[1] if system[g[1]] == s else g[2])
+          for g in games if {system[g[1]], system[g[2]]} == {s, base}]
+    if not vs or s == base:
+        return None
+    pooled = len({v[2] for v in vs}) > 1
+    wr = pooled_win_rate(vs, n_boot=1000, seed=seed) if pooled else win_rate([v[:2] for v in vs], n_boot=1000,
+                                                                                seed=seed)
+    return wr.as_dict()
+
+
 def board(store: Any, judge: dict[str, Any], task_label: str, *, baseline: str = "sft", n_boot: int = 200,
-          seed: int = 0) -> dict[str, Any] | None:
+          seed: int = 0, pool_seeds: bool = True) -> dict[str, Any] | None:
     games = store.judgment_games(judge["id"])
     valid = [g for g in games if g[3] != "invalid"]
     if not valid:
         return None
     policies = sorted({p for g in games for p in g[1:3]})
-    index = {p: i for i, p in enumerate(policies)}
-    labels = _labels(store, policies)
-    played = Counter(p for g in valid for p in g[1:3])
-    named = [p for p in policies if labels[p].split(" (")[0] == baseline]
-    base = max(named, key=lambda p: played[p]) if named else max(policies, key=lambda p: played[p])
-    fit = bradley_terry([(g[0], index[g[1]], index[g[2]], g[3]) for g in valid], len(policies), index[base],
-                        n_boot=n_boot, seed=seed)
-    invalid = Counter(p for g in games if g[3] == "invalid" for p in g[1:3])
+    system = _systems(store, policies, pool_seeds)
+    systems = sorted(set(system.values()))
+    members = {s: [p for p in policies if system[p] == s] for s in systems}
+    index = {s: i for i, s in enumerate(systems)}
+    labels = _labels(store, systems)
+    played = Counter(s for g in valid for s in {system[g[1]], system[g[2]]})
+    named = [s for s in systems if labels[s].split(" (")[0] == baseline]
+    base = max(named, key=lambda s: played[s]) if named else max(systems, key=lambda s: played[s])
+    player = {p: i for i, p in enumerate(policies)}
+    fit = bradley_terry([(g[0], player[g[1]], player[g[2]], g[3]) for g in valid], len(policies), index[base],
+                        groups=[index[system[p]] for p in policies], n_boot=n_boot, seed=seed)
+    invalid = Counter(s for g in games if g[3] == "invalid" for s in {system[g[1]], system[g[2]]})
     entries = []
-    for p in policies:
-        i = index[p]
-        vs = [(g[0], g[3] if g[1] == p else {"A": "B", "B": "A"}.get(g[3], g[3])) for g in games
-              if p in g[1:3] and base in g[1:3] and g[1] != g[2]]
-        wr = win_rate(vs, n_boot=1000, seed=seed) if vs and p != base else None
-        entries.append({"system": labels[p], "policy_id": p, "rating": float(fit["theta"][i]) + 0.0,
+    for s in systems:
+        i, n_seeds = index[s], len(members[s])
+        entries.append({"system": labels[s] + (f" · {n_seeds} seeds" if n_seeds > 1 else ""), "policy_id": s,
+                        "policy_ids": members[s], "n_seeds": n_seeds, "rating": float(fit["theta"][i]) + 0.0,
                         "ci_low": float(fit["ci_low"][i]) + 0.0, "ci_high": float(fit["ci_high"][i]) + 0.0,
                         "p_beats_baseline": float(1 / (1 + np.exp(-fit["theta"][i]))),
-                        "n_games": played[p], "n_invalid": invalid[p], "vs_baseline": wr.as_dict() if wr else None})
+                        "n_games": played[s], "n_invalid": invalid[s],
+                        "vs_baseline": _vs_baseline(games, system, s, base, seed)})
     entries.sort(key=lambda e: -e["rating"])
     return {"judge": judge["name"], "judge_id": judge["id"], "judge_kind": judge["kind"], "task": task_label,
             "baseline": labels[base], "n_judgments": len(games), "n_invalid": len(games) - len(valid),
-            "n_prompts": len({g[0] for g in games}), "n_boot": n_boot, "seed": seed, "entries": entries}
+            "n_prompts": len({g[0] for g in games}), "n_boot": n_boot, "seed": seed,
+            "pooled_seeds": any(e["n_seeds"] > 1 for e in entries), "entries": entries}
 
 
 def leaderboards(store: Any, *, task: str | None = None, judge: str | None = None, baseline: str = "sft",
-                 n_boot: int = 200, seed: int = 0) -> list[dict[str, Any]]:
-    boards = [board(store, j, label, baseline=baseline, n_boot=n_boot, seed=seed)
+                 n_boot: int = 200, seed: int = 0, pool_seeds: bool = True) -> list[dict[str, Any]]:
+    boards = [board(store, j, label, baseline=baseline, n_boot=n_boot, seed=seed, pool_seeds=pool_seeds)
               for j, label in _judges_for(store, task, judge)]
     return [b for b in boards if b is not None]
 
@@ -92,7 +119,8 @@ def _flat(boards: list[dict[str, Any]]) -> list[dict[str, Any]]:
                          "win_rate_vs_baseline": wr.get("win_rate"), "win_rate_ci_low": wr.get("ci_low"),
                          "win_rate_ci_high": wr.get("ci_high"), "n_wins": wr.get("n_wins"),
                          "n_losses": wr.get("n_losses"), "n_ties": wr.get("n_ties"), "n_total": wr.get("n_total"),
-                         "n_games": e["n_games"], "n_invalid": e["n_invalid"], "policy_id": e["policy_id"]})
+                         "n_games": e["n_games"], "n_invalid": e["n_invalid"], "n_seeds": e["n_seeds"],
+                         "policy_id": e["policy_id"], "policy_ids": " ".join(e["policy_ids"])})
     return rows
 
 
@@ -114,8 +142,9 @@ def to_markdown(boards: list[dict[str, Any]]) -> str:
     out = []
     for b in boards:
         out.append(f"### {_md_cell(b['task'])} · judge {_md_cell(b['judge'])}\n")
+        over = " and training seeds (a method's seeds pooled into one system)" if b["pooled_seeds"] else ""
         out.append(f"Bradley–Terry rating (log-odds of beating {_md_cell(b['baseline'])}), 95% bootstrap CI over "
-                   f"{b['n_prompts']} prompts; {b['n_judgments']} judgments, {b['n_invalid']} invalid.\n")
+                   f"{b['n_prompts']} prompts{over}; {b['n_judgments']} judgments, {b['n_invalid']} invalid.\n")
         out.append("| # | system | rating [95% CI] | win rate vs baseline [95% CI] | n (W/L/T) | invalid |")
         out.append("|---|---|---|---|---|---|")
         for rank, e in enumerate(b["entries"], start=1):

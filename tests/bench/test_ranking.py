@@ -111,3 +111,33 @@ def test_length_controlled_is_not_estimable_when_equal_length_is_outside_the_dat
     assert lc["outside"] and math.isnan(lc["lc_win_rate"]) and lc["n"] == 12
     rows.append(("p0", "B", 3.0))  # one pair on the other side: equal length is inside the data again
     assert not length_controlled(rows).get("outside") and 0 < length_controlled(rows)["lc_win_rate"] < 1
+
+
+def _replica_games(rates, prompts=40, per_prompt=4, seed=0):
+    """Games of replicas 1..len(rates) against player 0; replica r wins with probability rates[r - 1]."""
+    rng = np.random.default_rng(seed)
+    return [(f"p{p}", r, 0, "A" if rng.random() < rate else "B") for r, rate in enumerate(rates, start=1)
+            for p in range(prompts) for _ in range(per_prompt)]
+
+
+def test_pooled_rating_is_the_fit_of_the_summed_replicas():
+    games = _replica_games([0.8, 0.6, 0.7])
+    pooled = bradley_terry(games, 4, 0, groups=[0, 1, 1, 1], n_boot=20)
+    merged = bradley_terry([(p, min(i, 1), j, v) for p, i, j, v in games], 2, 0, n_boot=20)
+    assert pooled["theta"] == pytest.approx(merged["theta"]) and len(pooled["theta"]) == 2
+
+
+def test_resampling_seeds_widens_the_interval_when_replicas_disagree():
+    # one seed's policy nearly always wins, the other nearly always loses: the pooled rating is near 0 either
+    # way, but only the two-way bootstrap (prompts and seeds) shows how little one seed says about the method
+    games = _replica_games([0.95, 0.05])
+    merged = bradley_terry([(p, min(i, 1), j, v) for p, i, j, v in games], 2, 0, n_boot=200, seed=1)
+    pooled = bradley_terry(games, 3, 0, groups=[0, 1, 1], n_boot=200, seed=1)
+    width = {k: b["ci_high"][1] - b["ci_low"][1] for k, b in (("merged", merged), ("pooled", pooled))}
+    assert width["pooled"] > 3 * width["merged"]
+    assert abs(pooled["theta"][1]) < 0.3  # the two seeds cancel
+    # replicas that agree leave the interval about as it was
+    alike = _replica_games([0.7, 0.7])
+    a = bradley_terry(alike, 3, 0, groups=[0, 1, 1], n_boot=200, seed=1)
+    b = bradley_terry([(p, min(i, 1), j, v) for p, i, j, v in alike], 2, 0, n_boot=200, seed=1)
+    assert (a["ci_high"][1] - a["ci_low"][1]) < 1.5 * (b["ci_high"][1] - b["ci_low"][1])

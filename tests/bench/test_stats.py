@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from bench.stats import verdict_from_scores, win_rate
+from bench.stats import pooled_win_rate, replica_weights, verdict_from_scores, win_rate
 
 
 def test_hand_computed_win_rate_with_ties_and_invalid():
@@ -37,6 +37,29 @@ def test_clustered_prompts_widen_the_interval():
 def test_no_judgments_gives_nan_not_zero():
     wr = win_rate([("p", "invalid")])
     assert math.isnan(wr.win_rate) and wr.n_invalid == 1 and wr.n_total == 0
+
+
+def test_pooled_win_rate_counts_every_replica_and_resamples_them():
+    # seed s0 wins 3 of 4 on each prompt, seed s1 wins 1 of 4 and ties 1; one invalid judgment
+    outcomes = [(f"p{p}", v, "s0") for p in range(30) for v in "AAAB"]
+    outcomes += [(f"p{p}", v, "s1") for p in range(30) for v in ("A", "B", "B", "tie")]
+    outcomes.append(("p0", "invalid", "s1"))
+    wr = pooled_win_rate(outcomes, n_boot=500, seed=2)
+    assert (wr.n_wins, wr.n_losses, wr.n_ties, wr.n_invalid, wr.n_total, wr.n_prompts) == (120, 90, 30, 1, 240, 30)
+    assert wr.win_rate == pytest.approx((120 + 15) / 240)
+    # prompts alone are nearly alike here; the seeds disagree, and only resampling them shows it
+    prompts_only = win_rate([o[:2] for o in outcomes], n_boot=500, seed=2)
+    assert (wr.ci_high - wr.ci_low) > 3 * (prompts_only.ci_high - prompts_only.ci_low)
+    assert wr.ci_low <= wr.win_rate <= wr.ci_high
+    assert pooled_win_rate(outcomes, n_boot=500, seed=2) == wr
+
+
+def test_replica_weights_resample_within_groups():
+    import numpy as np
+
+    w = replica_weights(np.random.default_rng(0), np.array([0, 1, 1, 1, 2]), 100)
+    assert np.all(w[:, 0] == 1) and np.all(w[:, 4] == 1)  # groups of one are kept as they are
+    assert np.all(w[:, 1:4].sum(1) == 3) and len({tuple(r) for r in w[:, 1:4]}) > 3
 
 
 def test_verdicts_from_scores():

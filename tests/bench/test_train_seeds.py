@@ -114,3 +114,23 @@ def test_imdb_run_with_two_training_seeds(tiny_models, data_dir, store, tmp_path
     win = next(r for r in rows if r["method"] == "exo" and r["opponent"] == "sft" and r["kind"] == "win_rate")
     assert win["n_seeds"] == 2 and win["mean"] == pytest.approx(sum(win["per_seed"].values()) / 2)
     assert main([*args, "--run", single_run]) != 0 and "one seed" in capsys.readouterr().err
+
+    # the leaderboard pools a method's seeds into one system; --per-seed lists each seed's policy
+    from reports import leaderboards
+
+    (board,) = [b for b in leaderboards(store, n_boot=50) if b["judge"] == "reward_model"]
+    by = {e["system"]: e for e in board["entries"]}
+    assert {"dpo · 2 seeds", "exo · 2 seeds", "sft"} <= set(by) and board["pooled_seeds"]
+    assert sorted(by["dpo · 2 seeds"]["policy_ids"]) == sorted([entries["dpo"]["policy_id"],
+                                                                entries["dpo@1"]["policy_id"]])
+    wr = by["dpo · 2 seeds"]["vs_baseline"]
+    capsys.readouterr()
+    assert main(["results", "--db", str(tmp_path / "bench.db"), "--run", run_id, "--format", "json"]) == 0
+    per_seed = [r for r in json.loads(capsys.readouterr().out)
+                if r["judge"] == "reward_model" and r["opponent"] == "sft" and r["method"] in ("dpo", "dpo@1")]
+    assert len(per_seed) == 2
+    assert wr["n_total"] == sum(r["n_total"] for r in per_seed)
+    assert main(["leaderboard", "--db", str(tmp_path / "bench.db"), "--per-seed", "--n-boot", "20",
+                 "--out", str(tmp_path / "lb")]) == 0
+    md = (tmp_path / "lb" / "leaderboard.md").read_text()
+    assert "2 seeds" not in md and md.count("| dpo (") == 2
