@@ -37,10 +37,33 @@ def _judges_for(store: Any, task: str | None, judge: str | None) -> list[tuple[d
     return out
 
 
+def _settings(store: Any, policy: dict[str, Any]) -> dict[str, Any]:
+    """What shaped a policy, flat: its method's parameters, and its run's training settings, seed and model."""
+    out = {k: v for k, v in json.loads(policy.get("params_json") or "{}").items()}
+    spec = store.policy_spec(policy["id"]) or {}
+    out.update({f"train.{k}": v for k, v in spec.get("train", {}).items() if k != "seeds"})
+    out.update({k: spec[k] for k in ("seed", "model") if k in spec})
+    return out
+
+
 def _labels(store: Any, policy_ids: list[str]) -> dict[str, str]:
-    methods = {pid: (store.policy(pid) or {}).get("method", pid[:12]) for pid in policy_ids}
-    repeated = Counter(methods.values())
-    return {pid: m if repeated[m] == 1 else f"{m} ({pid[:6]})" for pid, m in methods.items()}
+    """Method names; systems sharing one are told apart by the settings in which they differ (e.g.
+    ``dpo (train.lr=2e-05)``), or by their id when nothing recorded differs."""
+    rows = {pid: store.policy(pid) or {"id": pid, "method": pid[:12]} for pid in policy_ids}
+    by_method: dict[str, list[str]] = {}
+    for pid, row in rows.items():
+        by_method.setdefault(row["method"], []).append(pid)
+    labels = {}
+    for method, pids in by_method.items():
+        if len(pids) == 1:
+            labels[pids[0]] = method
+            continue
+        settings = {pid: _settings(store, rows[pid]) for pid in pids}
+        keys = sorted({k for v in settings.values() for k in v if len({repr(s.get(k)) for s in settings.values()}) > 1})
+        named = {pid: ", ".join(f"{k}={settings[pid].get(k)}" for k in keys) for pid in pids}
+        unique = len(set(named.values())) == len(pids) and all(named.values())
+        labels.update({pid: f"{method} ({named[pid] if unique else pid[:6]})" for pid in pids})
+    return labels
 
 
 def _systems(store: Any, policies: list[str], pool_seeds: bool) -> dict[str, str]:

@@ -193,6 +193,14 @@ class Store(JudgingMixin):
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def policy_spec(self, policy_id: str) -> dict[str, Any] | None:
+        """The spec of the first run that produced or used a policy (None for imported systems)."""
+        q = (select(s.runs.c.spec_json).join(s.run_policies, s.run_policies.c.run_id == s.runs.c.id)
+             .where(s.run_policies.c.policy_id == policy_id).order_by(s.runs.c.created_at).limit(1))
+        with self.engine.connect() as conn:
+            value = conn.execute(q).scalar()
+        return json.loads(value) if value else None
+
     def train_steps(self, policy_id: str) -> list[dict[str, Any]]:
         q = select(s.train_steps.c.metrics_json).where(s.train_steps.c.policy_id == policy_id).order_by(
             s.train_steps.c.step)

@@ -52,3 +52,24 @@ def test_a_system_added_later_joins_and_html_escapes(tmp_path, store):
     assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>x" not in html
     assert {e["system"] for e in leaderboards(store, n_boot=50)[0]["entries"]} == {"dpo", "sft", "<script>x</script>"}
     assert paths["md"].read_text().count("\n| ") == 4  # header row + 3 systems
+
+
+def test_systems_sharing_a_method_name_are_told_apart_by_what_differs(store):
+    from reports._leaderboard import _labels
+
+    def trained(pid, run, lr, beta=0.1, seed=0):
+        store.begin_run(run, "tldr", {"train": {"lr": lr, "batch_size": 64, "seeds": 3}, "seed": seed,
+                                      "model": "m"}, {})
+        store.put_policy({"id": pid, "method": "dpo", "kind": "trained", "params_json": f'{{"beta": {beta}}}',
+                          "info_json": "{}"})
+        store.link_policy(run, "dpo", pid, "preference")
+
+    trained("a" * 32, "r1", 5e-6)
+    trained("b" * 32, "r2", 2e-5)
+    trained("c" * 32, "r3", 2e-5, beta=0.5)
+    labels = _labels(store, ["a" * 32, "b" * 32, "c" * 32])
+    assert labels == {"a" * 32: "dpo (beta=0.1, train.lr=5e-06)", "b" * 32: "dpo (beta=0.1, train.lr=2e-05)",
+                      "c" * 32: "dpo (beta=0.5, train.lr=2e-05)"}
+    # nothing recorded differs (e.g. two seeds of one method listed --per-seed): the ids tell them apart
+    trained("d" * 32, "r4", 5e-6)
+    assert _labels(store, ["a" * 32, "d" * 32]) == {"a" * 32: "dpo (aaaaaa)", "d" * 32: "dpo (dddddd)"}
