@@ -87,7 +87,8 @@ class MethodContext:
 
     @property
     def seed(self) -> int:
-        """The training seed: batch order, the samples of online rounds, PPO's rollouts."""
+        """The training seed: batch order, the reward-model setting's SFT samples, the samples of online
+        rounds, PPO's rollouts."""
         return self.train_seed
 
     def train_pairwise(self, method: PairwiseMethod, groups: Any = None, init: Policy | None = None,

@@ -38,7 +38,13 @@ def train_groups(ctx: MethodContext, method: RewardModelMethod) -> Policy:
     params = method.params
     texts, refs = training_refs(ctx, params.prompts)
     rm = ctx.reward_model()
-    extra = ("reward-model setting", rm.id, ctx.sampler.sampling_key, [r.prompt_id for r in refs])
+    # Each training seed draws its own K samples per prompt (sample indices disjoint from other seeds'):
+    # sampling from the SFT policy is part of the method, so a seed replicates it. The first seed keeps
+    # the indices (and the identity) a single-seed run gives it.
+    replica = ctx.seed - ctx.spec.seed
+    first = TRAIN_OFFSET + replica * params.k
+    extra = ("reward-model setting", rm.id, ctx.sampler.sampling_key, [r.prompt_id for r in refs],
+             *((("samples from", first),) if replica else ()))
     found = trained_policy(ctx, method, ctx.policy_key(method, *extra))
     if found is not None:
         return found  # nothing is sampled or scored again
@@ -46,7 +52,7 @@ def train_groups(ctx: MethodContext, method: RewardModelMethod) -> Policy:
     base = ctx.base_policy()
     try:
         samples = ctx.sampler.ensure(base.id, str(base.path), refs, params.k, label=f"{method.name} training samples",
-                                     first_index=TRAIN_OFFSET)
+                                     first_index=first)
     finally:
         ctx.sampler.close()  # free the engine before training
     rm.prompt_text.update({r.prompt_id: t for r, t in zip(refs, texts, strict=True)})

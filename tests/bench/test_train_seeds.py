@@ -65,17 +65,21 @@ def test_frontier_over_seeds_on_hand_values():
     assert diff["kl"]["mean"] == pytest.approx(-1 / 3) and diff["kl"]["n_seeds"] == 3
 
 
-def test_imdb_run_with_two_training_seeds(tiny_models, data_dir, store, tmp_path, capsys):
-    data = write_mini_imdb(tmp_path / "data", data_dir)
+def _imdb_spec(tiny_models, methods, *extra):
     sets = [f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=8", "reward_model.val_pairs=4",
             f"frontier.oracle_backbone={tiny_models['encoder']}", "frontier.oracle_max_tokens=32",
             "frontier.prompts=3", "frontier.samples=2", "frontier.pool=4", "frontier.bon_n=1,2",
-            "eval.prompts=2", "eval.samples=2", "eval.max_new_tokens=6", "bon.n=2", "engine.kind=hf",
+            "eval.prompts=2", "eval.samples=2", "eval.max_new_tokens=6", "engine.kind=hf",
             "train.pairs=8", "train.batch_size=4", "train.checkpoints=1"]
+    return build_spec([flags_layer([*sets, *extra], task="imdb", methods=methods, preset="smoke",
+                                   model=str(tiny_models["policy"]))])
+
+
+def test_imdb_run_with_two_training_seeds(tiny_models, data_dir, store, tmp_path, capsys):
+    data = write_mini_imdb(tmp_path / "data", data_dir)
 
     def spec(*extra):
-        return build_spec([flags_layer([*sets, *extra], task="imdb", methods="dpo,exo,bon", preset="smoke",
-                                       model=str(tiny_models["policy"]))])
+        return _imdb_spec(tiny_models, "dpo,exo,bon", "bon.n=2", *extra)
 
     single = Runner(spec(), store, tmp_path / "out", data, engine_factory=Engines())
     single_run = single.run()
@@ -134,3 +138,26 @@ def test_imdb_run_with_two_training_seeds(tiny_models, data_dir, store, tmp_path
                  "--out", str(tmp_path / "lb")]) == 0
     md = (tmp_path / "lb" / "leaderboard.md").read_text()
     assert "2 seeds" not in md and md.count("| dpo (") == 2
+
+
+def test_each_training_seed_draws_its_own_reward_model_setting_samples(tiny_models, data_dir, store, tmp_path):
+    from methods._reward_setting import TRAIN_OFFSET
+
+    data = write_mini_imdb(tmp_path / "data", data_dir)
+    extra = ("exo-rw.prompts=3", "exo-rw.k=2", "frontier.prompts=1", "frontier.bon_n=1")
+    single = Runner(_imdb_spec(tiny_models, "exo-rw", *extra), store, tmp_path / "out", data,
+                    engine_factory=Engines())
+    first = {m["method"]: m["policy_id"] for m in json.loads(store.run(single.run())["plan_json"])["methods"]}
+    runner = Runner(_imdb_spec(tiny_models, "exo-rw", *extra, "train.seeds=2"), store, tmp_path / "out", data,
+                    engine_factory=Engines())
+    plan = json.loads(store.run(runner.run())["plan_json"])
+    ids = {m["method"]: m["policy_id"] for m in plan["methods"]}
+    assert ids["exo-rw"] == first["exo-rw"] and ids["exo-rw@1"] != ids["exo-rw"]
+    # the SFT policy's training samples: seed 0 drew indices 0-1 past the offset, seed 1 its own 2-3
+    rows = store.engine.connect().exec_driver_sql(
+        "SELECT prompt_id, sample_index FROM generations WHERE policy_id = ? AND sample_index BETWEEN ? AND ?",
+        (ids["sft"], TRAIN_OFFSET, TRAIN_OFFSET + 99)).fetchall()  # (imdb's labelled pairs sit further on)
+    per_prompt: dict[str, list[int]] = {}
+    for prompt_id, index in rows:
+        per_prompt.setdefault(prompt_id, []).append(index - TRAIN_OFFSET)
+    assert len(per_prompt) == 3 and all(sorted(v) == [0, 1, 2, 3] for v in per_prompt.values())
