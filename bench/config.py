@@ -44,16 +44,24 @@ class TrainSpec:
     # Training seeds per trained method: seed, seed + 1, ... each train their own policy on the same data
     # (the data, its labels, the reward model and the oracle keep ``seed``), for intervals over seeds.
     seeds: int = 1
+    # Data-parallel processes per policy (torch.distributed.run + accelerate: one per GPU, or CPU processes
+    # with gloo); each takes a slice of every batch, so the updates are those of one process.
+    processes: int = 1
 
     def __post_init__(self) -> None:
         if self.checkpoints < 0:
             raise InputError("must not be negative", source="spec", field="train.checkpoints")
-        if self.seeds < 1:
-            raise InputError("must be at least 1", source="spec", field="train.seeds")
+        for name in ("seeds", "processes"):
+            if getattr(self, name) < 1:
+                raise InputError("must be at least 1", source="spec", field=f"train.{name}")
+        if self.processes > self.batch_size:
+            raise InputError(f"more processes than groups in a batch ({self.batch_size})", source="spec",
+                             field="train.processes")
 
     def identity(self) -> dict[str, Any]:
-        """The settings that shape one trained policy (how many seeds are trained does not)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "seeds"}
+        """The settings that shape one trained policy (how many seeds are trained, and on how many
+        processes, do not)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("seeds", "processes")}
 
 
 @dataclass(frozen=True)
@@ -208,8 +216,9 @@ class RunSpec:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        if self.train.seeds == 1:  # stored only when set, so specs from before it existed keep their identity
-            del d["train"]["seeds"]
+        for name in ("seeds", "processes"):  # stored only when set: specs from before they existed keep their identity
+            if getattr(self.train, name) == 1:
+                del d["train"][name]
         d["methods"] = [{"name": m.name, "params": dict(m.params)} for m in self.methods]
         return d
 

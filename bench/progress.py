@@ -6,8 +6,7 @@ import os
 from typing import Any
 
 
-def progress(**kwargs: Any) -> Any:
+def progress(disable: bool = False, **kwargs: Any) -> Any:
     from tqdm import tqdm
 
-    disable = bool(os.environ.get("BENCH_NO_PROGRESS"))
-    return tqdm(disable=disable, dynamic_ncols=True, **kwargs)
+    return tqdm(disable=disable or bool(os.environ.get("BENCH_NO_PROGRESS")), dynamic_ncols=True, **kwargs)

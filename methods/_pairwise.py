@@ -7,7 +7,7 @@ import logging
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.hashing import content_key
 from bench.locks import artifact_lock
@@ -81,20 +81,43 @@ def train_policy(ctx: MethodContext, method: Method, groups: list[TokGroup] | No
 
 def _train(ctx: MethodContext, method: Method, pid: str, target: Path, groups: list[TokGroup] | None,
            init: Policy | None = None) -> Policy:
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from methods._train import TrainConfig, save_checkpoint, train_pairwise
+    from methods._train import TrainConfig
 
     pairs = groups if groups is not None else tokenize_pairs(ctx)
     ref = cached_reference(ctx, pairs)
     t = ctx.spec.train
-    start = ctx.base.path if init is None else init.path
-    model = AutoModelForCausalLM.from_pretrained(str(start), dtype=torch.float32)
+    start = str(ctx.base.path if init is None else init.path)
     cfg = TrainConfig(lr=t.lr, batch_size=t.batch_size, micro_batch=t.micro_batch, epochs=t.epochs,
                       bf16=t.autocast_bf16, seed=ctx.seed)
-    total = math.ceil(len(pairs) / t.batch_size) * t.epochs
-    keep = checkpoint_steps(total, t.checkpoints)
+    keep = checkpoint_steps(math.ceil(len(pairs) / t.batch_size) * t.epochs, t.checkpoints)
+    if t.processes > 1:  # data-parallel ranks (methods._ddp) write the checkpoints
+        from methods._ddp import train_distributed
+
+        records, seconds, checkpoints = train_distributed(method, pairs, ref, cfg, ctx.tokenizer.pad_token_id,
+                                                          start, target, keep, t.processes)
+    else:
+        records, seconds, checkpoints = _train_here(ctx, method, pairs, ref, cfg, start, target, keep)
+    info = {"train_seconds": seconds, "steps": len(records), "pairs": len(pairs),
+            "completions_per_prompt": len(pairs[0].completions) if pairs else 0,
+            **({"based_on": init.id, "round": int(init.info.get("round", 1)) + 1} if init is not None else {}),
+            "final": records[-1] if records else {},
+            "checkpoints": [*checkpoints, {"step": len(records), "path": str(target)}]}
+    ctx.store.put_policy({"id": pid, "method": method.name, "kind": "trained",
+                          "params_json": json.dumps(asdict(method.params)), "path": str(target),
+                          "info_json": json.dumps(info)}, steps=records)
+    log.info("trained %s: %d steps in %.1f s", method.name, len(records), seconds)
+    return Policy(id=pid, method=method.name, kind="trained", path=str(target), info=info)
+
+
+def _train_here(ctx: MethodContext, method: Method, pairs: list[TokGroup], ref: Any, cfg: Any, start: str,
+                target: Path, keep: set[int]) -> tuple[list[dict], float, list[dict]]:
+    """Train in this process; returns the step records, training seconds and intermediate checkpoints."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from methods._train import save_checkpoint, train_pairwise
+
+    model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
     checkpoints: list[dict] = []
 
     def on_step(done: int) -> None:
@@ -106,13 +129,4 @@ def _train(ctx: MethodContext, method: Method, pid: str, target: Path, groups: l
     records, seconds = train_pairwise(model, pairs, ref, method.group_loss, method.implicit_beta(), cfg,
                                       ctx.tokenizer.pad_token_id, label=method.name, on_step=on_step)
     save_checkpoint(model, ctx.tokenizer, target)
-    info = {"train_seconds": seconds, "steps": len(records), "pairs": len(pairs),
-            "completions_per_prompt": len(pairs[0].completions) if pairs else 0,
-            **({"based_on": init.id, "round": int(init.info.get("round", 1)) + 1} if init is not None else {}),
-            "final": records[-1] if records else {},
-            "checkpoints": [*checkpoints, {"step": len(records), "path": str(target)}]}
-    ctx.store.put_policy({"id": pid, "method": method.name, "kind": "trained",
-                          "params_json": json.dumps(asdict(method.params)), "path": str(target),
-                          "info_json": json.dumps(info)}, steps=records)
-    log.info("trained %s: %d steps in %.1f s", method.name, len(records), seconds)
-    return Policy(id=pid, method=method.name, kind="trained", path=str(target), info=info)
+    return records, seconds, checkpoints

@@ -59,10 +59,12 @@ def _collate(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[in
 def sequence_logps(model: Any, prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
                    pad: int, bf16: bool) -> torch.Tensor:
     """Sum of log pi(completion token | prefix) for each (prompt, completion)."""
-    ids, attn, pos, cmask, p_len = _collate(prompts, completions, pad)
+    device = next(model.parameters()).device
+    ids, attn, pos, cmask, p_len = (t.to(device) if isinstance(t, torch.Tensor) else t
+                                    for t in _collate(prompts, completions, pad))
     c_len = cmask.shape[1]
-    keep = torch.arange(p_len - 1, p_len - 1 + c_len)  # positions whose logits predict the completion
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    keep = torch.arange(p_len - 1, p_len - 1 + c_len, device=device)  # positions whose logits predict the completion
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         logits = model(input_ids=ids, attention_mask=attn, position_ids=pos, logits_to_keep=keep).logits
     logp = torch.log_softmax(logits.float(), dim=-1)
     targets = ids[:, p_len:p_len + c_len]
@@ -102,28 +104,56 @@ class TrainConfig:
 LossFn = Callable[[LossInputs], torch.Tensor]
 
 
+class Parallel:
+    """Where training steps run: here, one process. ``methods._ddp`` runs the same loop on data-parallel
+    ranks (torch.distributed.run + accelerate), each rank taking a contiguous slice of every batch."""
+
+    rank, world = 0, 1
+
+    def prepare(self, model: Any, opt: Any) -> tuple[Any, Any]:
+        return model, opt
+
+    def shard(self, n: int) -> slice:
+        """This rank's part of a batch of ``n`` groups (sizes differ by at most one)."""
+        return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
+
+    def backward(self, loss: torch.Tensor, sync: bool) -> None:
+        loss.backward()
+
+    def clip(self, model: Any, max_norm: float) -> float:
+        return torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm).item()
+
+    def gather(self, t: torch.Tensor | None) -> torch.Tensor | None:
+        """Every rank's rows, in rank order (so in batch order)."""
+        return t
+
+    def total(self, x: float) -> float:
+        return x
+
+
 def train_pairwise(model: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, loss_fn: LossFn,
                    beta: float, cfg: TrainConfig, pad: int, label: str = "",
-                   on_step: Callable[[int], None] | None = None) -> tuple[list[dict], float]:
+                   on_step: Callable[[int], None] | None = None, par: Parallel | None = None
+                   ) -> tuple[list[dict], float]:
     """Train ``model`` in place on groups; ``loss_fn(LossInputs)`` (policy and reference log-probs [B, K],
     rewards [B, K] or None) gives the per-group loss. Returns the per-step records and the training seconds."""
+    par = par or Parallel()
     torch.manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed)
-    accum = max(1, cfg.batch_size // cfg.micro_batch)
     steps_per_epoch = math.ceil(len(pairs) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     warmup = max(1, total // 10)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    model, opt = par.prepare(model, torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
     model.train()
     records: list[dict] = []
     t0 = time.time()
-    with progress(total=total, desc=f"train {label}".strip(), unit="step") as bar:
+    with progress(total=total, desc=f"train {label}".strip(), unit="step", disable=par.rank > 0) as bar:
         for epoch in range(cfg.epochs):
             order = torch.randperm(len(pairs), generator=order_gen).tolist()
             for step_in_epoch in range(steps_per_epoch):
                 idx = order[step_in_epoch * cfg.batch_size:(step_in_epoch + 1) * cfg.batch_size]
-                rec = _step(model, opt, [pairs[i] for i in idx], ref[idx], loss_fn, beta, accum, cfg, pad)
+                rec = _step(model, opt, [pairs[i] for i in idx], ref[idx], loss_fn, beta, cfg, pad, par)
                 sched.step()
                 rec.update(step=len(records), epoch=epoch, lr=sched.get_last_lr()[0], seconds=time.time() - t0)
                 records.append(rec)
@@ -135,22 +165,32 @@ def train_pairwise(model: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, los
 
 
 def _step(model: Any, opt: Any, batch: list[TokGroup], ref: torch.Tensor, loss_fn: LossFn, beta: float,
-          accum: int, cfg: TrainConfig, pad: int) -> dict:
+          cfg: TrainConfig, pad: int, par: Parallel) -> dict:
+    """One update on ``batch``: this rank's slice in micro-batches; the loss is normalised by the whole
+    batch, and ranks' averaged gradients are scaled back to a sum, so any number of ranks makes one update."""
     opt.zero_grad(set_to_none=True)
-    ratios = []
-    total_loss = 0.0
-    rewards = torch.tensor([g.rewards for g in batch], dtype=torch.float32) if batch[0].rewards else None
-    for i in range(0, len(batch), cfg.micro_batch):
-        micro = batch[i:i + cfg.micro_batch]
-        micro_rewards = None if rewards is None else rewards[i:i + cfg.micro_batch]
-        inputs = LossInputs(group_logps(model, micro, pad, cfg.bf16), ref[i:i + cfg.micro_batch], micro_rewards)
-        loss = loss_fn(inputs).sum() / len(batch)
-        loss.backward()
+    device = next(model.parameters()).device
+    part = par.shard(len(batch))
+    mine, weight = batch[part], 1.0
+    ref = ref[part]
+    if not mine:  # fewer groups than ranks in a last batch: take part in the all-reduce with zero weight
+        mine, ref, weight = batch[:1], ref.new_zeros((1, ref.shape[1])), 0.0
+    rewards = torch.tensor([g.rewards for g in mine], dtype=torch.float32) if mine[0].rewards else None
+    ratios, total_loss = [], 0.0
+    starts = range(0, len(mine), cfg.micro_batch)
+    for i in starts:
+        micro_rewards = None if rewards is None else rewards[i:i + cfg.micro_batch].to(device)
+        inputs = LossInputs(group_logps(model, mine[i:i + cfg.micro_batch], pad, cfg.bf16),
+                            ref[i:i + cfg.micro_batch].to(device), micro_rewards)
+        loss = loss_fn(inputs).sum() * weight / len(batch)
+        par.backward(loss * par.world, sync=i == starts[-1])
         total_loss += loss.item()
-        ratios.append(inputs.logratios.detach())
-    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0).item()
+        ratios.append(inputs.logratios.detach().cpu())
+    grad_norm = par.clip(model, 10.0)
     opt.step()
-    return {"loss": total_loss, "grad_norm": grad_norm, **group_records(torch.cat(ratios), rewards, beta)}
+    r = par.gather(torch.cat(ratios)[:len(mine) if weight else 0])
+    all_rewards = par.gather(rewards[:len(mine) if weight else 0] if rewards is not None else None)
+    return {"loss": par.total(total_loss), "grad_norm": grad_norm, **group_records(r, all_rewards, beta)}
 
 
 def group_records(r: torch.Tensor, rewards: torch.Tensor | None, beta: float) -> dict:

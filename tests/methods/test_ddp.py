@@ -1,0 +1,50 @@
+"""Data-parallel training (``train.processes``): two real ranks started by torch.distributed.run, through
+accelerate (gloo on CPU), make the same updates as one process."""
+
+import json
+
+import pytest
+import torch
+from test_train import _pairs
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from methods import METHODS
+from methods._ddp import train_distributed
+from methods._train import TrainConfig, reference_logps, save_checkpoint, train_pairwise
+
+
+@pytest.mark.parametrize("n_pairs", [7])  # batches of 3 and 3, then 1 group for 2 ranks (one rank idle)
+def test_two_ranks_make_the_updates_of_one_process(tiny_models, tmp_path, n_pairs):
+    start = str(tiny_models["policy"])
+    pairs = _pairs(n_pairs)
+    base = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
+    ref = reference_logps(base, pairs, pad=2, micro=4, bf16=False)
+    method = METHODS.get("exo").from_params({"beta_pi": 0.5})
+    cfg = TrainConfig(lr=1e-3, batch_size=6, micro_batch=2, epochs=2, bf16=False, seed=3)
+
+    one = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
+    records, _ = train_pairwise(one, pairs, ref, method.group_loss, method.implicit_beta(), cfg, pad=2)
+    target = tmp_path / "policies" / "two"
+    ranked, seconds, checkpoints = train_distributed(method, pairs, ref, cfg, 2, start, target, {2}, processes=2)
+
+    assert len(ranked) == len(records) == 4 and seconds > 0
+    for a, b in zip(records, ranked, strict=True):
+        for key in ("loss", "grad_norm", "reward_margin", "reward_accuracy", "logratio_chosen", "kl_is"):
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), key
+    assert records[-1]["loss"] != records[0]["loss"]  # it did train
+    two = AutoModelForCausalLM.from_pretrained(str(target), dtype=torch.float32)
+    for (name, p), q in zip(one.state_dict().items(), two.state_dict().values(), strict=True):
+        assert torch.allclose(p, q, atol=1e-5), name
+    assert [c["step"] for c in checkpoints] == [2] and (tmp_path / "policies" / "two-step2" / "config.json").is_file()
+    assert not any(p.name.startswith(".two.job") for p in target.parent.iterdir())  # the job folder is gone
+
+
+def test_a_failing_rank_is_a_clear_error(tiny_models, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model_type": "llama"}))  # no weights: every rank fails
+    cfg = TrainConfig(lr=1e-3, batch_size=2, micro_batch=1, epochs=1, bf16=False, seed=0)
+    with pytest.raises(RuntimeError, match="on 2 processes failed.*train.processes=1"):
+        train_distributed(METHODS.get("dpo").from_params({"beta": 0.1}), _pairs(2), torch.zeros(2, 2), cfg, 2, str(broken),
+                          tmp_path / "policies" / "x", set(), processes=2)
+    assert not (tmp_path / "policies" / "x").exists()
