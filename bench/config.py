@@ -182,6 +182,15 @@ class EngineSpec:
     kind: str = "vllm"  # vllm | hf
     dtype: str = "float32"  # bf16 would round away small policy updates (lr 1e-6)
     kv_cache_gib: int = 2
+    # vLLM shards the model over this many ranks (GPUs, or groups of CPU cores); samples keep their identity
+    tensor_parallel_size: int = 1
+
+    def __post_init__(self) -> None:
+        if self.tensor_parallel_size < 1:
+            raise InputError("must be at least 1", source="spec", field="engine.tensor_parallel_size")
+        if self.tensor_parallel_size > 1 and self.kind != "vllm":
+            raise InputError("only the vllm engine shards a model; use engine.kind=vllm or a size of 1",
+                             source="spec", field="engine.tensor_parallel_size")
 
 
 @dataclass(frozen=True)
@@ -219,6 +228,8 @@ class RunSpec:
         for name in ("seeds", "processes"):  # stored only when set: specs from before they existed keep their identity
             if getattr(self.train, name) == 1:
                 del d["train"][name]
+        if self.engine.tensor_parallel_size == 1:
+            del d["engine"]["tensor_parallel_size"]
         d["methods"] = [{"name": m.name, "params": dict(m.params)} for m in self.methods]
         return d
 

@@ -34,7 +34,8 @@ class Runner:
         self.reuse_finished = reuse_finished
         e = spec.engine
         self.engine_factory = engine_factory or (
-            lambda path: make_engine(e.kind, path, dtype=e.dtype, kv_cache_gib=e.kv_cache_gib))
+            lambda path: make_engine(e.kind, path, dtype=e.dtype, kv_cache_gib=e.kv_cache_gib,
+                                     tensor_parallel_size=e.tensor_parallel_size))
         self.argv = argv
         self.stages: dict[str, float] = {}
         self.replicas: dict[str, dict[str, Any]] = {}  # entry -> {replica_of, train_seed} if train.seeds > 1

@@ -187,3 +187,38 @@ def test_llm_judge_in_a_run_judges_both_orders_once(tiny_models, mini_data, stor
     assert plan["llm_judge"]["template"] == "tldr_v1" and len(plan["llm_judge"]["template_hash"]) == 32
     html = rerun.report_path.read_text()
     assert "LLM judge vs reward model" in html and plan["llm_judge"]["template_hash"] in html
+
+
+def test_training_on_two_processes_gives_the_policy_of_one(tiny_models, mini_data, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from bench.errors import InputError
+    from bench.store import Store
+
+    def spec(*extra):
+        return build_spec([flags_layer([
+            f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=16", "reward_model.val_pairs=8",
+            "eval.prompts=2", "eval.samples=1", "eval.max_new_tokens=4", "engine.kind=hf", "train.pairs=8",
+            "train.batch_size=4", "train.lr=1e-3", "train.autocast_bf16=false", *extra,
+        ], task="tldr", methods="dpo", preset="smoke", model=str(tiny_models["policy"]))])
+
+    for bad, words in (("0", "at least 1"), ("5", "more processes than groups")):
+        with pytest.raises(InputError, match=words) as e:
+            spec(f"train.processes={bad}")
+        assert e.value.field == "train.processes"
+    one, two = spec(), spec("train.processes=2")
+    assert "processes" not in one.to_dict()["train"] and two.to_dict()["train"]["processes"] == 2
+    assert one.train.identity() == two.train.identity()  # where a policy is trained does not shape it
+    policies = {}
+    for n, s in ((1, one), (2, two)):
+        store = Store(str(tmp_path / f"bench{n}.db"))
+        run_id = Runner(s, store, tmp_path / f"out{n}", mini_data, engine_factory=CountingEngines()).run()
+        policies[n] = {p["method"]: p for p in store.run_policies(run_id)}["dpo"]
+        policies[n]["steps"] = store.train_steps(policies[n]["id"])
+        store.close()
+    assert policies[1]["id"] == policies[2]["id"] and len(policies[2]["steps"]) == 2
+    for a, b in zip(policies[1]["steps"], policies[2]["steps"], strict=True):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-5) and b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-4)
+    w1, w2 = (AutoModelForCausalLM.from_pretrained(policies[n]["path"]).state_dict() for n in (1, 2))
+    assert all(torch.allclose(w1[k], w2[k], atol=1e-5) for k in w1)

@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 from test_train import _pairs
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
 from methods import METHODS
 from methods._ddp import train_distributed
-from methods._train import TrainConfig, reference_logps, save_checkpoint, train_pairwise
+from methods._train import TrainConfig, reference_logps, train_pairwise
 
 
 @pytest.mark.parametrize("n_pairs", [7])  # batches of 3 and 3, then 1 group for 2 ranks (one rank idle)
