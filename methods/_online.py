@@ -51,10 +51,10 @@ def logratios(ctx: MethodContext, policy: Policy, samples: Samples) -> np.ndarra
     from transformers import AutoModelForCausalLM
 
     from methods._pairwise import cached_reference
-    from methods._train import reference_logps
+    from methods._train import reference_logps, train_device
 
     t = ctx.spec.train
-    model = AutoModelForCausalLM.from_pretrained(str(policy.path), dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(policy.path), dtype=torch.float32).to(train_device())
     logps = reference_logps(model, samples.groups, ctx.tokenizer.pad_token_id, t.micro_batch, t.autocast_bf16)
     return (logps - cached_reference(ctx, samples.groups)).double().numpy()
 

@@ -38,14 +38,14 @@ def cached_reference(ctx: MethodContext, pairs: list[TokGroup]):  # -> torch.Ten
     import torch
     from transformers import AutoModelForCausalLM
 
-    from methods._train import reference_logps
+    from methods._train import reference_logps, train_device
 
     t = ctx.spec.train
     key = content_key("reflogps", ctx.base.identity, [(g.prompt, g.completions) for g in pairs], t.autocast_bf16)
     path = ctx.artifacts / "reference" / f"{key}.pt"
     if path.is_file():
         return torch.load(path)
-    model = AutoModelForCausalLM.from_pretrained(str(ctx.base.path), dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(ctx.base.path), dtype=torch.float32).to(train_device())
     ref = reference_logps(model, pairs, ctx.tokenizer.pad_token_id, t.micro_batch, t.autocast_bf16)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -115,9 +115,9 @@ def _train_here(ctx: MethodContext, method: Method, pairs: list[TokGroup], ref: 
     import torch
     from transformers import AutoModelForCausalLM
 
-    from methods._train import save_checkpoint, train_pairwise
+    from methods._train import save_checkpoint, train_device, train_pairwise
 
-    model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32).to(train_device())
     checkpoints: list[dict] = []
 
     def on_step(done: int) -> None:

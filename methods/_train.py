@@ -88,7 +88,7 @@ def reference_logps(model: Any, pairs: Sequence[TokGroup], pad: int, micro: int,
         for i in range(0, len(pairs), micro):
             parts.append(group_logps(model, pairs[i:i + micro], pad, bf16))
             bar.update(len(pairs[i:i + micro]))
-    return torch.cat(parts)
+    return torch.cat(parts).cpu()
 
 
 @dataclass
@@ -102,6 +102,11 @@ class TrainConfig:
 
 
 LossFn = Callable[[LossInputs], torch.Tensor]
+
+
+def train_device() -> torch.device:
+    """Where one process trains and scores: a GPU if there is one (untested on this CPU-only machine)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class Parallel:
