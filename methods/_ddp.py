@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -60,18 +62,31 @@ class Accelerated(Parallel):
         return float(sum(gather_object([x])))
 
 
+def _die_with_parent() -> None:
+    """In the launcher, before it starts (Linux): SIGTERM when bench dies, even by SIGKILL, so the launcher
+    stops its ranks instead of training on as orphans."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def train_distributed(method: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, cfg: TrainConfig, pad: int,
                       start: str, target: Path, keep: set[int], processes: int
                       ) -> tuple[list[dict], float, list[dict]]:
     """Train on ``processes`` ranks; returns the step records, training seconds and intermediate checkpoints."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.job*"):  # left by a killed run (the caller holds the lock)
+        shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.job") as tmp:
         job = Path(tmp)
         torch.save({"method": method, "pairs": list(pairs), "ref": ref, "cfg": cfg, "pad": pad, "start": start,
                     "target": str(target), "keep": sorted(keep)}, job / "job.pt")
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
                "-m", "methods._ddp", str(job)]
-        done = subprocess.run(cmd, env=os.environ.copy(), check=False)
+        done = subprocess.run(cmd, env=os.environ.copy(), check=False, preexec_fn=_die_with_parent)
         result = job / "result.json"
         if done.returncode != 0 or not result.is_file():
             raise RuntimeError(f"training {method.name} on {processes} processes failed (exit {done.returncode}); "

@@ -48,3 +48,55 @@ def test_a_failing_rank_is_a_clear_error(tiny_models, tmp_path):
         train_distributed(METHODS.get("dpo").from_params({"beta": 0.1}), _pairs(2), torch.zeros(2, 2), cfg, 2, str(broken),
                           tmp_path / "policies" / "x", set(), processes=2)
     assert not (tmp_path / "policies" / "x").exists()
+
+
+def _holding(path):
+    """Processes whose command line names ``path`` (the launcher and its ranks)."""
+    from pathlib import Path
+
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and str(path).encode() in (proc / "cmdline").read_bytes():
+                out.append(int(proc.name))
+        except OSError:
+            continue
+    return out
+
+
+def test_ranks_stop_when_bench_is_killed_and_a_rerun_clears_the_job(tiny_models, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    target = tmp_path / "policies" / "p"
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, torch\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_train import _pairs\n"
+        "from methods import METHODS\n"
+        "from methods._ddp import train_distributed\n"
+        "from methods._train import TrainConfig\n"
+        "cfg = TrainConfig(lr=1e-3, batch_size=2, micro_batch=1, epochs=100000, bf16=False, seed=0)\n"
+        "train_distributed(METHODS.get('dpo').from_params({'beta': 0.1}), _pairs(4), torch.zeros(4, 2), cfg, 2,\n"
+        f"                  {str(tiny_models['policy'])!r}, __import__('pathlib').Path({str(target)!r}), set(), 2)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], env={**os.environ, "BENCH_NO_PROGRESS": "1"})
+    deadline = time.time() + 120
+    while len(_holding(target.parent)) < 3 and time.time() < deadline:  # the launcher and both ranks
+        time.sleep(0.5)
+    assert len(_holding(target.parent)) >= 3 and parent.poll() is None
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 60
+    while _holding(target.parent) and time.time() < deadline:
+        time.sleep(0.5)
+    assert _holding(target.parent) == []  # no rank trains on as an orphan
+    assert list(target.parent.glob(".p.job*")) and not target.exists()  # the killed job's folder is left
+    cfg = TrainConfig(lr=1e-3, batch_size=2, micro_batch=1, epochs=1, bf16=False, seed=0)
+    train_distributed(METHODS.get("dpo").from_params({"beta": 0.1}), _pairs(4), torch.zeros(4, 2), cfg, 2,
+                      str(tiny_models["policy"]), target, set(), processes=2)
+    assert not list(target.parent.glob(".p.job*")) and (target / "config.json").is_file()
