@@ -48,7 +48,7 @@ def _settings(store: Any, policy: dict[str, Any]) -> dict[str, Any]:
 
 def _labels(store: Any, policy_ids: list[str]) -> dict[str, str]:
     """Method names; systems sharing one are told apart by the settings in which they differ (e.g.
-    ``dpo (train.lr=2e-05)``), or by their id when nothing recorded differs."""
+    ``dpo (train.lr=2e-05)``), and by their id where those are the same (e.g. two seeds of one method)."""
     rows = {pid: store.policy(pid) or {"id": pid, "method": pid[:12]} for pid in policy_ids}
     by_method: dict[str, list[str]] = {}
     for pid, row in rows.items():
@@ -61,8 +61,9 @@ def _labels(store: Any, policy_ids: list[str]) -> dict[str, str]:
         settings = {pid: _settings(store, rows[pid]) for pid in pids}
         keys = sorted({k for v in settings.values() for k in v if len({repr(s.get(k)) for s in settings.values()}) > 1})
         named = {pid: ", ".join(f"{k}={settings[pid].get(k)}" for k in keys) for pid in pids}
-        unique = len(set(named.values())) == len(pids) and all(named.values())
-        labels.update({pid: f"{method} ({named[pid] if unique else pid[:6]})" for pid in pids})
+        taken = Counter(named.values())
+        labels.update({pid: f"{method} ({', '.join(x for x in (named[pid], pid[:6]) if x)})"
+                       if taken[named[pid]] > 1 or not named[pid] else f"{method} ({named[pid]})" for pid in pids})
     return labels
 
 

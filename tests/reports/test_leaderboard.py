@@ -73,3 +73,6 @@ def test_systems_sharing_a_method_name_are_told_apart_by_what_differs(store):
     # nothing recorded differs (e.g. two seeds of one method listed --per-seed): the ids tell them apart
     trained("d" * 32, "r4", 5e-6)
     assert _labels(store, ["a" * 32, "d" * 32]) == {"a" * 32: "dpo (aaaaaa)", "d" * 32: "dpo (dddddd)"}
+    assert _labels(store, ["a" * 32, "b" * 32, "d" * 32]) == {
+        "a" * 32: "dpo (train.lr=5e-06, aaaaaa)", "b" * 32: "dpo (train.lr=2e-05)",
+        "d" * 32: "dpo (train.lr=5e-06, dddddd)"}
