@@ -11,12 +11,14 @@ those of one process up to the order of floating-point sums (tested against one 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from typing import Any
 import torch
 
 from methods._train import Parallel, TokGroup, TrainConfig, save_checkpoint, train_pairwise
+
+log = logging.getLogger(__name__)
 
 
 class Accelerated(Parallel):
@@ -73,6 +77,27 @@ def _die_with_parent() -> None:
         pass
 
 
+def _launch(cmd: list[str], result: Path, grace_s: float = 60.0) -> int | None:
+    """Run the launcher until it exits; once the result is written, give it ``grace_s`` to exit and stop it
+    if a rank hangs on the way out (the training is done by then)."""
+    proc = subprocess.Popen(cmd, env=os.environ.copy(), preexec_fn=_die_with_parent)
+    finished_at = None
+    while proc.poll() is None:
+        if finished_at is None and result.is_file():
+            finished_at = time.monotonic()
+        if finished_at is not None and time.monotonic() - finished_at > grace_s:
+            log.warning("training finished but its ranks did not exit after %.0f s: stopping them", grace_s)
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            break
+        time.sleep(0.5)
+    return proc.returncode
+
+
 def train_distributed(method: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, cfg: TrainConfig, pad: int,
                       start: str, target: Path, keep: set[int], processes: int
                       ) -> tuple[list[dict], float, list[dict]]:
@@ -86,10 +111,10 @@ def train_distributed(method: Any, pairs: Sequence[TokGroup], ref: torch.Tensor,
                     "target": str(target), "keep": sorted(keep)}, job / "job.pt")
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
                "-m", "methods._ddp", str(job)]
-        done = subprocess.run(cmd, env=os.environ.copy(), check=False, preexec_fn=_die_with_parent)
         result = job / "result.json"
-        if done.returncode != 0 or not result.is_file():
-            raise RuntimeError(f"training {method.name} on {processes} processes failed (exit {done.returncode}); "
+        code = _launch(cmd, result)
+        if not result.is_file():
+            raise RuntimeError(f"training {method.name} on {processes} processes failed (exit {code}); "
                                "the ranks' errors are above. Set train.processes=1 to train in this process.")
         out = json.loads(result.read_text())
     return out["records"], out["seconds"], out["checkpoints"]
@@ -120,7 +145,12 @@ def _worker(job: Path) -> None:
         tmp = job / "result.json.tmp"
         tmp.write_text(json.dumps({"records": records, "seconds": seconds, "checkpoints": checkpoints}))
         tmp.replace(job / "result.json")
-    par.acc.end_training()
+    par.acc.wait_for_everyone()  # rank 0's files are in place before any rank leaves
+    # Leave without tearing the process group down: with gloo, destroy_process_group once hung a rank
+    # whose peer had already exited (seen in CI); everything is written and the peers exit together.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,10 @@ example configuration uses shares 0.4 / 0.3 / 0.3 / 0 with beta 0.1. The DPO los
 weights (0.2 / 0.2 / 0.3 in that configuration) that account for the labels and samples depending on the
 policy: for DDP the loss -l - rho * l^2 / 2 with l = log sigmoid(beta * margin) (its gradient adds the
 score-function term of labels drawn from the policy's own Bradley–Terry model); for DPP and DPR gradient
-hooks on the sequence log-probabilities. This wrapper keeps the outer loop for any pairwise loss: its ``label=reward`` is
+hooks on the sequence log-probabilities. Read again in session 9 (a third-party copy of that file): a DDP
+pair is relabelled at every step, its chosen and rejected swapped with probability 1 - sigmoid(beta *
+margin); DPP pairs get -pi * l^2 / 2 as well; and the hooks subtract pi * l / log pi(y) (DPP) or
+gamma * l / log pi(y) (DPR), with l and log pi(y) detached, from the gradient of each sequence log-prob. This wrapper keeps the outer loop for any pairwise loss: its ``label=reward`` is
 DPR's labelling, ``label=self`` DPP's, and ``offline`` mixes plain dataset pairs. It does not relabel
 dataset pairs (DDP), it labels a round's samples once with the round's starting policy rather than on the
 fly, and it adds no extra gradient term (they are written for the DPO loss and for on-the-fly labels).

@@ -100,3 +100,16 @@ def test_ranks_stop_when_bench_is_killed_and_a_rerun_clears_the_job(tiny_models,
     train_distributed(METHODS.get("dpo").from_params({"beta": 0.1}), _pairs(4), torch.zeros(4, 2), cfg, 2,
                       str(tiny_models["policy"]), target, set(), processes=2)
     assert not list(target.parent.glob(".p.job*")) and (target / "config.json").is_file()
+
+
+def test_a_launcher_that_hangs_after_the_result_is_stopped(tmp_path):
+    import sys
+    import time
+
+    from methods._ddp import _launch
+
+    result = tmp_path / "result.json"
+    hang = f"import pathlib, time; pathlib.Path({str(result)!r}).write_text('{{}}'); time.sleep(600)"
+    t0 = time.monotonic()
+    code = _launch([sys.executable, "-c", hang], result, grace_s=1.0)
+    assert result.is_file() and code is not None and code != 0 and time.monotonic() - t0 < 30
