@@ -61,7 +61,6 @@ def bradley_terry(games: Sequence[tuple[str, int, int, str]], k: int, baseline: 
     from bench.stats import replica_weights
 
     _, per_prompt = win_matrices(games, k)
-    pooled = groups is not None and len(set(groups)) < k
     members = np.asarray(groups if groups is not None else range(k))
     to_system = np.eye(int(members.max()) + 1 if k else 0)[members]  # [players, systems]
 
@@ -72,7 +71,7 @@ def bradley_terry(games: Sequence[tuple[str, int, int, str]], k: int, baseline: 
     rng = np.random.default_rng(seed)
     n = len(per_prompt)
     weights = rng.multinomial(n, np.full(n, 1 / n), size=n_boot) if n else np.zeros((0, 0))
-    reps = replica_weights(rng, members, len(weights)) if pooled else np.ones((len(weights), k))
+    reps = replica_weights(rng, members, len(weights))  # all ones (and no draws) when nothing is pooled
     boots = np.array([fit((wt @ per_prompt).reshape(k, k) * np.outer(r, r)) for wt, r in zip(weights, reps, strict=True)])
     alpha = (1 - level) / 2
     lo, hi = (np.quantile(boots, [alpha, 1 - alpha], axis=0) if len(boots) else (theta * np.nan, theta * np.nan))

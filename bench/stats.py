@@ -32,20 +32,14 @@ class WinRate:
         return asdict(self)
 
 
-def _counts(outcomes: Iterable[tuple[str, ...]]) -> tuple[np.ndarray, list[str]]:
-    """Verdict counts [prompts, replicas, 4] from (prompt_id, verdict[, replica]) outcomes, and the replicas."""
+def _counts(outcomes: Iterable[tuple[str, str, str]]) -> np.ndarray:
+    """Verdict counts [prompts, replicas, 4] from (prompt_id, verdict, replica) outcomes."""
     cells: dict[str, dict[str, list[int]]] = defaultdict(dict)
-    replicas: dict[str, None] = {}
-    for prompt_id, verdict, *rest in outcomes:
-        replica = str(rest[0]) if rest else ""
-        replicas.setdefault(replica)
-        cells[prompt_id].setdefault(replica, [0, 0, 0, 0])[VERDICTS.index(verdict)] += 1
-    names = sorted(replicas)
-    out = np.zeros((len(cells), len(names), 4), dtype=np.int64)
-    for i, row in enumerate(cells.values()):
-        for r, name in enumerate(names):
-            out[i, r] = row.get(name, (0, 0, 0, 0))
-    return out, names
+    for prompt_id, verdict, replica in outcomes:
+        cells[prompt_id].setdefault(str(replica), [0, 0, 0, 0])[VERDICTS.index(verdict)] += 1
+    names = sorted({r for row in cells.values() for r in row})
+    return np.array([[row.get(r, (0, 0, 0, 0)) for r in names] for row in cells.values()],
+                    dtype=np.int64).reshape(len(cells), len(names), 4)
 
 
 def _win_rate(counts: np.ndarray, boots: np.ndarray, level: float) -> WinRate:
@@ -71,10 +65,9 @@ def win_rate(outcomes: Iterable[tuple[str, str]], *, n_boot: int = 2000, seed: i
     counts = per_prompt[:, None, :]
     points = per_prompt[:, 0] + 0.5 * per_prompt[:, 2]
     denoms = per_prompt[:, :3].sum(1)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(per_prompt), size=(n_boot, len(per_prompt))) if len(per_prompt) else None
-    if idx is None:
+    if not len(per_prompt):
         return _win_rate(counts, np.zeros(0), level)
+    idx = np.random.default_rng(seed).integers(0, len(per_prompt), size=(n_boot, len(per_prompt)))
     num, den = points[idx].sum(1), denoms[idx].sum(1)
     return _win_rate(counts, np.divide(num, den, out=np.full(n_boot, np.nan), where=den > 0), level)
 
@@ -98,7 +91,7 @@ def pooled_win_rate(outcomes: Iterable[tuple[str, str, str]], *, n_boot: int = 2
     from a two-way (pigeonhole) bootstrap that resamples prompts and replicas independently, so it holds
     the variation between replicas as well as between prompts. With very few replicas (3 seeds) the
     replica half of the bootstrap is coarse and tends to be narrow."""
-    counts, _ = _counts(outcomes)
+    counts = _counts(outcomes)
     if not len(counts):
         return _win_rate(counts, np.zeros(0), level)
     points = counts[..., 0] + 0.5 * counts[..., 2]  # [prompts, replicas]
@@ -204,5 +197,5 @@ from bench._bt import bradley_terry, fit_bradley_terry  # noqa: E402  (re-export
 from bench._paired import holm, length_controlled, sign_test  # noqa: E402
 
 __all__ = ["Estimate", "MeanCI", "WinRate", "bradley_terry", "cluster_bootstrap", "cohen_kappa",
-           "fit_bradley_terry", "holm", "length_controlled", "mean_ci", "pooled_win_rate", "replica_weights", "sign_test", "verdict_from_scores",
-           "win_rate"]
+           "fit_bradley_terry", "holm", "length_controlled", "mean_ci", "pooled_win_rate", "replica_weights",
+           "sign_test", "verdict_from_scores", "win_rate"]

@@ -20,14 +20,15 @@ import numpy as np
 from bench.stats import bradley_terry, pooled_win_rate, win_rate
 
 
-def _judges_for(store: Any, task: str | None, judge: str | None) -> list[tuple[dict[str, Any], str]]:
-    """(judge row, task label) pairs to rank; imported judges belong to no task."""
+def _judges_for(store: Any, runs: list[tuple[str, dict[str, Any]]], task: str | None, judge: str | None
+                ) -> list[tuple[dict[str, Any], str]]:
+    """(judge row, task label) pairs to rank, from the runs' (task, plan); imported judges belong to no task."""
     from judges import resolve_judge
 
     tasks: dict[str, set[str]] = {}
-    for run in store.run_rows():
-        for jid in json.loads(run["plan_json"]).get("judges", []) if run["plan_json"] else []:
-            tasks.setdefault(jid, set()).add(run["task"])
+    for run_task, plan in runs:
+        for jid in plan.get("judges", []):
+            tasks.setdefault(jid, set()).add(run_task)
     candidates = [resolve_judge(store, judge)[0]] if judge else [j for j in store.all_judges() if j["n_judgments"]]
     out = []
     for j in candidates:
@@ -67,16 +68,6 @@ def _labels(store: Any, policy_ids: list[str]) -> dict[str, str]:
     return labels
 
 
-def _systems(store: Any, policies: list[str], pool_seeds: bool) -> dict[str, str]:
-    """Policy -> system: a method's policies over training seeds are one system (its first seed's id)."""
-    if not pool_seeds:
-        return {p: p for p in policies}
-    from bench._seeds import seed_groups
-
-    heads = seed_groups([json.loads(r["plan_json"]) for r in store.run_rows() if r["plan_json"]])
-    return {p: heads.get(p, p) for p in policies}
-
-
 def _vs_baseline(games: list[tuple], system: dict[str, str], s: str, base: str, seed: int) -> dict | None:
     """System ``s``'s head-to-head win rate against the baseline system (replicas pooled)."""
     flip = {"A": "B", "B": "A"}
@@ -91,13 +82,16 @@ def _vs_baseline(games: list[tuple], system: dict[str, str], s: str, base: str, 
 
 
 def board(store: Any, judge: dict[str, Any], task_label: str, *, baseline: str = "sft", n_boot: int = 200,
-          seed: int = 0, pool_seeds: bool = True) -> dict[str, Any] | None:
+          seed: int = 0, heads: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """One judge's board. ``heads`` maps a replica policy to its method's first seed (one system per
+    method over training seeds, ``bench._seeds.seed_groups``); without it every policy is its own system."""
+    heads = heads or {}
     games = store.judgment_games(judge["id"])
     valid = [g for g in games if g[3] != "invalid"]
     if not valid:
         return None
     policies = sorted({p for g in games for p in g[1:3]})
-    system = _systems(store, policies, pool_seeds)
+    system = {p: heads.get(p, p) for p in policies}
     systems = sorted(set(system.values()))
     members = {s: [p for p in policies if system[p] == s] for s in systems}
     index = {s: i for i, s in enumerate(systems)}
@@ -127,8 +121,12 @@ def board(store: Any, judge: dict[str, Any], task_label: str, *, baseline: str =
 
 def leaderboards(store: Any, *, task: str | None = None, judge: str | None = None, baseline: str = "sft",
                  n_boot: int = 200, seed: int = 0, pool_seeds: bool = True) -> list[dict[str, Any]]:
-    boards = [board(store, j, label, baseline=baseline, n_boot=n_boot, seed=seed, pool_seeds=pool_seeds)
-              for j, label in _judges_for(store, task, judge)]
+    from bench._seeds import seed_groups
+
+    runs = [(r["task"], json.loads(r["plan_json"])) for r in store.run_rows() if r["plan_json"]]
+    heads = seed_groups([plan for _, plan in runs]) if pool_seeds else {}
+    boards = [board(store, j, label, baseline=baseline, n_boot=n_boot, seed=seed, heads=heads)
+              for j, label in _judges_for(store, runs, task, judge)]
     return [b for b in boards if b is not None]
 
 
