@@ -2,7 +2,18 @@
 entry-point group, or with ``METHODS.register(name, "module:Class")``."""
 
 from bench._registry import Registry
-from methods._base import LossInputs, Method, NoParams, PairwiseMethod, RewardModelMethod
+from methods._base import (
+    DATA,
+    DATA_RELABELLED,
+    PAIR_SOURCES,
+    POLICY_REWARD,
+    POLICY_SELF,
+    LossInputs,
+    Method,
+    NoParams,
+    PairwiseMethod,
+    RewardModelMethod,
+)
 
 METHODS: Registry[type[Method]] = Registry("method", entry_point_group="bench.methods")
 METHODS.register("sft", "methods.builtin:SFT")
@@ -18,4 +29,5 @@ METHODS.register("slic", "methods.slic:SLiCHF")
 METHODS.register("mpo", "methods.mpo:MPO")
 METHODS.register("sail", "methods.iterative:SAIL")
 
-__all__ = ["METHODS", "LossInputs", "Method", "NoParams", "PairwiseMethod", "RewardModelMethod"]
+__all__ = ["DATA", "DATA_RELABELLED", "METHODS", "PAIR_SOURCES", "POLICY_REWARD", "POLICY_SELF", "LossInputs", "Method",
+           "NoParams", "PairwiseMethod", "RewardModelMethod"]

@@ -24,23 +24,55 @@ class NoParams:
     pass
 
 
+#: Where a training pair of an online round came from (``LossInputs.sources`` holds these codes):
+#: ``data`` a pair of the task's preference data with its own label; ``data-relabelled`` a pair of the task's
+#: data whose label the training loop redraws at every step from the policy's own Bradley–Terry preference
+#: (SAIL's DDP); ``policy-self`` two samples of the policy labelled by its implicit reward (DPP);
+#: ``policy-reward`` two samples of the policy labelled by the reward model (DPR).
+PAIR_SOURCES = ("data", "data-relabelled", "policy-self", "policy-reward")
+DATA, DATA_RELABELLED, POLICY_SELF, POLICY_REWARD = range(len(PAIR_SOURCES))
+
+
 @dataclasses.dataclass(frozen=True)
 class LossInputs:
     """What a loss sees of a batch of groups (a prompt and K completions; for pairs K = 2, chosen first).
 
     ``logps`` are the policy's per-sequence log-probabilities [B, K] (with gradient), ``ref_logps`` the
     reference policy's [B, K] (no gradient), ``rewards`` the completions' rewards [B, K] in the
-    reward-model setting, else ``None``.
+    reward-model setting, else ``None``; ``sources`` [B] the pairs' origins (codes of ``PAIR_SOURCES``) in
+    online rounds, else ``None`` (all ``data``). ``data-relabelled`` pairs arrive already relabelled for this
+    step (chosen first).
     """
 
     logps: torch.Tensor
     ref_logps: torch.Tensor
     rewards: torch.Tensor | None = None
+    sources: torch.Tensor | None = None
 
     @property
     def logratios(self) -> torch.Tensor:
         """log pi(y|x) - log pi_ref(y|x), [B, K]."""
         return self.logps - self.ref_logps
+
+
+def relabel_by_policy(inputs: LossInputs, beta: float, uniforms: torch.Tensor) -> LossInputs:
+    """``inputs`` with every ``data-relabelled`` pair labelled afresh by the policy's own Bradley–Terry
+    preference: chosen and rejected swap where ``uniforms`` [B] < 1 - sigmoid(beta * margin), the margin being
+    the current log-ratio difference (no gradient). Both training loops call it before the loss."""
+    import torch
+
+    if inputs.sources is None:
+        return inputs
+    margin = (inputs.logratios[:, 0] - inputs.logratios[:, 1]).detach()
+    swap = (inputs.sources == DATA_RELABELLED) & (uniforms.to(margin.device) < 1.0 - torch.sigmoid(beta * margin))
+    if not bool(swap.any()):
+        return inputs
+
+    def flip(t: torch.Tensor) -> torch.Tensor:
+        return torch.where(swap[:, None], t.flip(1), t)
+
+    return LossInputs(flip(inputs.logps), flip(inputs.ref_logps),
+                      None if inputs.rewards is None else flip(inputs.rewards), inputs.sources)
 
 
 class Method:
@@ -91,22 +123,29 @@ class Online:
     """Online iterative training of any pairwise method (``--set exo.rounds=3``): round 1 trains on the
     task's preference pairs; each later round samples ``k`` completions per training prompt from the
     current policy, labels them (``label``: ``reward`` = the reward model, ``self`` = the policy's implicit
-    reward beta log pi/pi_ref), and trains on them starting from the current policy (``methods.iterative``).
-    ``offline`` is the share of a later round's pairs replaced by the task's own preference pairs (SAIL's
-    mixing of offline and online data)."""
+    reward beta log pi/pi_ref, ``both`` = each pair's labeller drawn at even odds), and trains on them
+    starting from the current policy (``methods.iterative``). ``offline`` is the share of a later round's
+    pairs replaced by the task's own preference pairs, ``relabel`` the share replaced by task pairs that the
+    policy relabels at every step (SAIL's mixing of offline and online data, and its DDP route)."""
 
     rounds: int = 1
-    label: str = "reward"  # reward | self
+    label: str = "reward"  # reward | self | both
     k: int = 2  # completions sampled per training prompt in each online round
     offline: float = 0.0  # share of each later round's pairs taken from the task's preference data
+    relabel: float = 0.0  # share taken from the task's pairs and relabelled by the policy at every step
 
     def __post_init__(self) -> None:
         if self.rounds < 1 or self.k < 2:
             raise InputError("needs rounds >= 1 and k >= 2", source="spec", field="rounds")
-        if not 0.0 <= self.offline < 1.0:
-            raise InputError(f"expected a share in [0, 1), got {self.offline!r}", source="spec", field="offline")
-        if self.label not in ("reward", "self"):
-            raise InputError(f"expected reward or self, got {self.label!r}", source="spec", field="label")
+        for name in ("offline", "relabel"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise InputError(f"expected a share in [0, 1), got {getattr(self, name)!r}", source="spec",
+                                 field=name)
+        if self.offline + self.relabel >= 1.0:
+            raise InputError(f"offline + relabel = {self.offline + self.relabel:g} leaves no online samples; "
+                             "keep their sum below 1", source="spec", field="relabel")
+        if self.label not in ("reward", "self", "both"):
+            raise InputError(f"expected reward, self or both, got {self.label!r}", source="spec", field="label")
 
 
 class PairwiseMethod(Method):
@@ -133,8 +172,8 @@ class PairwiseMethod(Method):
         resolved = super().resolve_params({k: v for k, v in values.items() if k not in keys}, task_cls, source)
         online = build_section(Online, {**cls.online_defaults, **given}, source, "spec")
         # Stored only when they differ from plain offline training, so offline specs keep their identity
-        # (and ``offline`` only when set, so online specs from before it existed keep theirs).
-        stored = {k: v for k, v in dataclasses.asdict(online).items() if k != "offline" or v}
+        # (and the shares only when set, so online specs from before they existed keep theirs).
+        stored = {k: v for k, v in dataclasses.asdict(online).items() if k not in ("offline", "relabel") or v}
         return {**resolved, **(stored if given or cls.online_defaults else {})}
 
     @classmethod

@@ -119,18 +119,20 @@ class MethodContext:
 
         return logratios(self, policy, samples)
 
-    def preference_pairs(self, samples: Any, chosen: Any, rejected: Any) -> Any:
-        """(chosen, rejected) groups: per prompt, the samples in columns ``chosen`` and ``rejected``."""
+    def preference_pairs(self, samples: Any, chosen: Any, rejected: Any, sources: Any = None) -> Any:
+        """(chosen, rejected) groups: per prompt, the samples in columns ``chosen`` and ``rejected``, tagged
+        with ``sources`` (codes of ``methods.PAIR_SOURCES``, one per prompt) when given."""
         from methods._online import preference_pairs
 
-        return preference_pairs(samples, chosen, rejected)
+        return preference_pairs(samples, chosen, rejected, sources)
 
-    def mixed_pairs(self, pairs: Any, share: float, round_index: int) -> Any:
+    def mixed_pairs(self, pairs: Any, share: float, round_index: int, relabel: float = 0.0) -> Any:
         """``pairs`` with a seeded random ``share`` of them replaced by the task's own preference pairs
-        (drawn without replacement while they last): offline data mixed into an online round."""
+        (drawn without replacement while they last), and a further ``relabel`` share by task pairs tagged
+        ``data-relabelled`` (the policy relabels them at every step): offline data mixed into an online round."""
         from methods._online import mixed_pairs
 
-        return mixed_pairs(self, pairs, share, round_index)
+        return mixed_pairs(self, pairs, share, round_index, relabel)
 
     def train_with_reward_model(self, method: RewardModelMethod) -> Policy:
         """Sample K completions per training prompt from the base policy, score them with the reward

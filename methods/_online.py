@@ -3,7 +3,7 @@ reward-model scores, their log-ratios under a policy, and preference pairs built
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,22 +59,28 @@ def logratios(ctx: MethodContext, policy: Policy, samples: Samples) -> np.ndarra
     return (logps - cached_reference(ctx, samples.groups)).double().numpy()
 
 
-def preference_pairs(samples: Samples, chosen: np.ndarray, rejected: np.ndarray) -> list[TokGroup]:
+def preference_pairs(samples: Samples, chosen: np.ndarray, rejected: np.ndarray,
+                     sources: np.ndarray | None = None) -> list[TokGroup]:
     from methods._train import TokPair
 
-    return [TokPair(g.prompt, g.completions[int(c)], g.completions[int(r)])
-            for g, c, r in zip(samples.groups, chosen, rejected, strict=True)]
+    tags = [None] * len(samples.groups) if sources is None else [int(x) for x in sources]
+    return [TokPair(g.prompt, g.completions[int(c)], g.completions[int(r)], source)
+            for g, c, r, source in zip(samples.groups, chosen, rejected, tags, strict=True)]
 
 
-def mixed_pairs(ctx: MethodContext, pairs: list[TokGroup], share: float, round_index: int) -> list[TokGroup]:
+def mixed_pairs(ctx: MethodContext, pairs: list[TokGroup], share: float, round_index: int,
+                relabel: float = 0.0) -> list[TokGroup]:
+    from methods._base import DATA, DATA_RELABELLED
     from methods._pairwise import tokenize_pairs
 
     offline = tokenize_pairs(ctx)
     rng = np.random.default_rng([int(ctx.seed), round_index, 0x0FF])
-    m = min(round(share * len(pairs)), len(pairs))
-    slots = rng.choice(len(pairs), size=m, replace=False)
-    picked = rng.choice(len(offline), size=m, replace=m > len(offline))
+    n = len(pairs)
+    m = min(round(share * n), n)
+    total = m + min(round(relabel * n), n - m)
+    slots = rng.choice(n, size=total, replace=False)
+    picked = rng.choice(len(offline), size=total, replace=total > len(offline))
     out = list(pairs)
-    for slot, i in zip(slots, picked, strict=True):
-        out[int(slot)] = offline[int(i)]
+    for j, (slot, i) in enumerate(zip(slots, picked, strict=True)):
+        out[int(slot)] = replace(offline[int(i)], source=DATA if j < m else DATA_RELABELLED)
     return out

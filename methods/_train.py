@@ -21,23 +21,26 @@ from typing import Any
 import torch
 
 from bench.progress import progress
-from methods._base import LossInputs
+from methods._base import LossInputs, relabel_by_policy
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TokGroup:
-    """A prompt and K completions (token ids); ``rewards`` only in the reward-model setting."""
+    """A prompt and K completions (token ids); ``rewards`` only in the reward-model setting; ``source`` the
+    pair's origin in an online round (a code of ``methods.PAIR_SOURCES``), else ``None``."""
 
     prompt: tuple[int, ...]
     completions: tuple[tuple[int, ...], ...]
     rewards: tuple[float, ...] | None = None
+    source: int | None = None
 
 
-def TokPair(prompt: tuple[int, ...], chosen: tuple[int, ...], rejected: tuple[int, ...]) -> TokGroup:  # noqa: N802
+def TokPair(prompt: tuple[int, ...], chosen: tuple[int, ...], rejected: tuple[int, ...],  # noqa: N802
+            source: int | None = None) -> TokGroup:
     """A preference pair as a group of two, chosen first."""
-    return TokGroup(prompt, (chosen, rejected))
+    return TokGroup(prompt, (chosen, rejected), source=source)
 
 
 def _collate(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad: int
@@ -145,6 +148,8 @@ def train_pairwise(model: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, los
     par = par or Parallel()
     torch.manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed)
+    # uniforms for relabelling pairs by the policy, drawn for the whole batch so every rank sees the same
+    relabel_gen = torch.Generator().manual_seed(cfg.seed) if any(p.source is not None for p in pairs) else None
     steps_per_epoch = math.ceil(len(pairs) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     warmup = max(1, total // 10)
@@ -158,7 +163,8 @@ def train_pairwise(model: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, los
             order = torch.randperm(len(pairs), generator=order_gen).tolist()
             for step_in_epoch in range(steps_per_epoch):
                 idx = order[step_in_epoch * cfg.batch_size:(step_in_epoch + 1) * cfg.batch_size]
-                rec = _step(model, opt, [pairs[i] for i in idx], ref[idx], loss_fn, beta, cfg, pad, par)
+                u = None if relabel_gen is None else torch.rand(len(idx), generator=relabel_gen)
+                rec = _step(model, opt, [pairs[i] for i in idx], ref[idx], loss_fn, beta, cfg, pad, par, u)
                 sched.step()
                 rec.update(step=len(records), epoch=epoch, lr=sched.get_last_lr()[0], seconds=time.time() - t0)
                 records.append(rec)
@@ -170,23 +176,28 @@ def train_pairwise(model: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, los
 
 
 def _step(model: Any, opt: Any, batch: list[TokGroup], ref: torch.Tensor, loss_fn: LossFn, beta: float,
-          cfg: TrainConfig, pad: int, par: Parallel) -> dict:
+          cfg: TrainConfig, pad: int, par: Parallel, uniforms: torch.Tensor | None = None) -> dict:
     """One update on ``batch``: this rank's slice in micro-batches; the loss is normalised by the whole
     batch, and ranks' averaged gradients are scaled back to a sum, so any number of ranks makes one update."""
     opt.zero_grad(set_to_none=True)
     device = next(model.parameters()).device
     part = par.shard(len(batch))
     mine, weight = batch[part], 1.0
-    ref = ref[part]
+    ref, u = ref[part], None if uniforms is None else uniforms[part]
     if not mine:  # fewer groups than ranks in a last batch: take part in the all-reduce with zero weight
         mine, ref, weight = batch[:1], ref.new_zeros((1, ref.shape[1])), 0.0
+        u = None if uniforms is None else uniforms[:1]
     rewards = torch.tensor([g.rewards for g in mine], dtype=torch.float32) if mine[0].rewards else None
+    sources = torch.tensor([g.source or 0 for g in mine]) if any(g.source is not None for g in mine) else None
     ratios, total_loss = [], 0.0
     starts = range(0, len(mine), cfg.micro_batch)
     for i in starts:
         micro_rewards = None if rewards is None else rewards[i:i + cfg.micro_batch].to(device)
         inputs = LossInputs(group_logps(model, mine[i:i + cfg.micro_batch], pad, cfg.bf16),
-                            ref[i:i + cfg.micro_batch].to(device), micro_rewards)
+                            ref[i:i + cfg.micro_batch].to(device), micro_rewards,
+                            None if sources is None else sources[i:i + cfg.micro_batch].to(device))
+        if u is not None:  # data pairs relabelled by the policy at this step (SAIL's DDP)
+            inputs = relabel_by_policy(inputs, beta, u[i:i + cfg.micro_batch])
         loss = loss_fn(inputs).sum() * weight / len(batch)
         par.backward(loss * par.world, sync=i == starts[-1])
         total_loss += loss.item()

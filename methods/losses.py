@@ -71,3 +71,24 @@ def mpo(logps: torch.Tensor, lam: float) -> torch.Tensor:
     responses (samples of mu). Per pair:  -sigmoid(log pi(y+) - log pi(y-)) - lam * mean(log pi(y+), log pi(y-)).
     """
     return -torch.sigmoid(logps[:, 0] - logps[:, 1]) - lam * logps.mean(-1)
+
+
+def sail_dpo(logratios: torch.Tensor, logps: torch.Tensor, sources: torch.Tensor | None, beta: float,
+             rho: float, pi: float, gamma: float) -> torch.Tensor:
+    """DPO's sigmoid loss with SAIL's extra terms by pair source (Ding et al. 2024, read from the authors'
+    released trainer; codes of ``methods.PAIR_SOURCES``: 1 = data relabelled by the policy (DDP), 2 = policy
+    samples labelled by the policy (DPP), 3 = policy samples labelled by the reward model (DPR)).
+
+    With l = log sigmoid(beta * margin):  -l - (rho [DDP] + pi [DPP]) * l^2 / 2, whose extra part adds the
+    score-function gradient of labels drawn from the policy's own preference; plus, for DPP and DPR pairs,
+    a term of value 0 whose gradient is -(pi [DPP] + gamma [DPR]) * l / log pi(y) * grad log pi(y) for each
+    of the two sequences (l and log pi(y) without gradient): what the authors' gradient hooks on the
+    sequence log-probabilities add. ``sources`` None: all pairs are plain data, the loss is DPO's."""
+    lsig = F.logsigmoid(beta * (logratios[:, 0] - logratios[:, 1]))
+    if sources is None:
+        return -lsig
+    ddp, dpp, dpr = ((sources == code).to(lsig.dtype) for code in (1, 2, 3))
+    loss = -lsig - 0.5 * (rho * ddp + pi * dpp) * lsig**2
+    weight = (pi * dpp + gamma * dpr) * lsig.detach()
+    held = logps.detach().clamp(max=-1e-12)  # log pi(y) < 0; the hooks divide by it
+    return loss - weight * (logps / held - 1.0).sum(-1)

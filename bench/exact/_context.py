@@ -89,17 +89,18 @@ class ExactContext:
         idx = (samples.prompts.numpy()[:, None], samples.outputs.numpy())
         return self.logp(policy.id)[idx] - self.problem.sft_logp()[idx]
 
-    def preference_pairs(self, samples: Any, chosen: np.ndarray, rejected: np.ndarray) -> Any:
+    def preference_pairs(self, samples: Any, chosen: np.ndarray, rejected: np.ndarray, sources: Any = None) -> Any:
         from bench.exact._online import pairs_from
 
-        return pairs_from(samples, chosen, rejected)
+        return pairs_from(samples, chosen, rejected, sources)
 
-    def mixed_pairs(self, pairs: Any, share: float, round_index: int) -> Any:
+    def mixed_pairs(self, pairs: Any, share: float, round_index: int, relabel: float = 0.0) -> Any:
         """``pairs`` with a random ``share`` of them replaced by offline pairs from pi_sft (as offline training
-        draws them: fresh, or from the fixed dataset of ``exact.pairs`` groups)."""
+        draws them: fresh, or from the fixed dataset of ``exact.pairs`` groups), and a further ``relabel``
+        share by such pairs tagged ``data-relabelled``."""
         from bench.exact._online import mixed_pairs
 
-        return mixed_pairs(self.problem, pairs, share, self.spec.exact.pairs, self.seed, round_index)
+        return mixed_pairs(self.problem, pairs, share, self.spec.exact.pairs, self.seed, round_index, relabel)
 
     def train_with_reward_model(self, method: Any) -> Policy:
         return self._trained(method, with_rewards=True)

@@ -24,28 +24,38 @@ def sample_groups(logp: np.ndarray, k: int, n: int, seed: Any) -> Batch:
     return Batch(torch.from_numpy(prompts), torch.from_numpy(outputs), None)
 
 
-def pairs_from(samples: Batch, chosen: np.ndarray, rejected: np.ndarray) -> Batch:
-    """(chosen, rejected) pairs: per row, the outputs in columns ``chosen`` and ``rejected``."""
+def pairs_from(samples: Batch, chosen: np.ndarray, rejected: np.ndarray, sources: np.ndarray | None = None) -> Batch:
+    """(chosen, rejected) pairs: per row, the outputs in columns ``chosen`` and ``rejected``, tagged with
+    ``sources`` (codes of ``methods.PAIR_SOURCES``) when given."""
     rows = torch.arange(len(samples.prompts))
     cols = torch.stack([torch.as_tensor(chosen), torch.as_tensor(rejected)], dim=1)
-    return Batch(samples.prompts, samples.outputs[rows[:, None], cols], None)
+    tags = None if sources is None else torch.as_tensor(np.asarray(sources, dtype=np.int64))
+    return Batch(samples.prompts, samples.outputs[rows[:, None], cols], None, tags)
 
 
-def mixed_pairs(problem: Any, pairs: Batch, share: float, dataset_size: int, seed: int, round_index: int) -> Batch:
+def mixed_pairs(problem: Any, pairs: Batch, share: float, dataset_size: int, seed: int, round_index: int,
+                relabel: float = 0.0) -> Batch:
     """``pairs`` with a random ``share`` of its rows replaced by offline preference pairs: fresh draws from
     pi_sft with Bradley–Terry labels, or draws from the fixed dataset of ``dataset_size`` groups that offline
-    training uses (the same seed builds the same dataset)."""
+    training uses (the same seed builds the same dataset); a further ``relabel`` share of rows gets such
+    pairs tagged ``data-relabelled``."""
     from bench.exact._train import Sampler
+    from methods._base import DATA, DATA_RELABELLED
 
     n = len(pairs.prompts)
     m = min(round(share * n), n)
+    total = m + min(round(relabel * n), n - m)
     sampler = Sampler(problem, 2, False, dataset_size, seed)
     sampler.gen.manual_seed(int(np.random.default_rng([seed, round_index, 0x0FF]).integers(2**62)))
-    offline = sampler.batch(m)
-    slots = torch.randperm(n, generator=sampler.gen)[:m]
+    offline = sampler.batch(total)
+    slots = torch.randperm(n, generator=sampler.gen)[:total]
     prompts, outputs = pairs.prompts.clone(), pairs.outputs.clone()
     prompts[slots], outputs[slots] = offline.prompts, offline.outputs
-    return Batch(prompts, outputs, None)
+    sources = None
+    if pairs.sources is not None:
+        sources = pairs.sources.clone()
+        sources[slots[:m]], sources[slots[m:]] = DATA, DATA_RELABELLED
+    return Batch(prompts, outputs, None, sources)
 
 
 def groups_key(groups: Batch | None) -> str | None:
@@ -53,4 +63,6 @@ def groups_key(groups: Batch | None) -> str | None:
     if groups is None:
         return None
     data = groups.prompts.numpy().tobytes() + groups.outputs.numpy().tobytes()
+    if groups.sources is not None:
+        data += b"sources" + groups.sources.numpy().tobytes()
     return content_key("exact-groups", hashlib.sha256(data).hexdigest())

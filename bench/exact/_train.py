@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from bench.exact._metrics import evaluate
-from methods._base import LossInputs
+from methods._base import LossInputs, relabel_by_policy
 from methods._train import group_records
 
 if TYPE_CHECKING:
@@ -58,6 +58,11 @@ class Batch:
     prompts: torch.Tensor  # [B]
     outputs: torch.Tensor  # [B, K]; in the preference setting column 0 is the chosen output
     rewards: torch.Tensor | None  # [B, K] in the reward-model setting
+    sources: torch.Tensor | None = None  # [B] codes of methods.PAIR_SOURCES in online rounds
+
+    def rows(self, idx: Any) -> Batch:
+        return Batch(self.prompts[idx], self.outputs[idx], None if self.rewards is None else self.rewards[idx],
+                     None if self.sources is None else self.sources[idx])
 
 
 class Sampler:
@@ -89,11 +94,8 @@ class Sampler:
             return self._draw(b)
         if self.cursor is not None:  # given groups enough for every draw: each is used once, in order
             start, self.cursor = self.cursor, self.cursor + b
-            d = self.dataset
-            return Batch(d.prompts[start:start + b], d.outputs[start:start + b], None)
-        idx = torch.randint(len(self.dataset.prompts), (b,), generator=self.gen)
-        d = self.dataset
-        return Batch(d.prompts[idx], d.outputs[idx], None if d.rewards is None else d.rewards[idx])
+            return self.dataset.rows(slice(start, start + b))
+        return self.dataset.rows(torch.randint(len(self.dataset.prompts), (b,), generator=self.gen))
 
 
 def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int, spec: ExactSpec,
@@ -115,6 +117,7 @@ def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int
                       batch_size=spec.batch_size)
     opt = torch.optim.Adam(policy.parameters(), lr=spec.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / spec.steps)
+    relabel_gen = torch.Generator().manual_seed(seed) if groups is not None and groups.sources is not None else None
     records: list[dict[str, Any]] = []
     window: list[dict[str, float]] = []
     for step in range(spec.steps + 1):
@@ -128,7 +131,10 @@ def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int
         batch = sampler.batch(spec.batch_size)
         logp = policy()
         inputs = LossInputs(logp[batch.prompts[:, None], batch.outputs], sft_t[batch.prompts[:, None], batch.outputs],
-                            batch.rewards)
+                            batch.rewards, batch.sources)
+        if relabel_gen is not None:  # data pairs relabelled by the policy at this step (SAIL's DDP)
+            inputs = relabel_by_policy(inputs, method.implicit_beta(),
+                                       torch.rand(len(batch.prompts), generator=relabel_gen))
         logratios = inputs.logratios
         loss = method.group_loss(inputs).mean()
         opt.zero_grad()

@@ -2,6 +2,7 @@
 accelerate (gloo on CPU), make the same updates as one process."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -12,14 +13,20 @@ from methods import METHODS
 from methods._ddp import train_distributed
 from methods._train import TrainConfig, reference_logps, train_pairwise
 
+SAIL = ("sail", {"beta": 0.5, "rho": 0.2, "pi": 0.2, "gamma": 0.3})
 
-@pytest.mark.parametrize("n_pairs", [7])  # batches of 3 and 3, then 1 group for 2 ranks (one rank idle)
-def test_two_ranks_make_the_updates_of_one_process(tiny_models, tmp_path, n_pairs):
+
+# 7 pairs: batches of 3 and 3, then 1 group for 2 ranks (one rank idle). SAIL's pairs carry every source,
+# relabelled data pairs included: their per-step labels must be the same draws on two ranks as on one.
+@pytest.mark.parametrize(("name", "params"), [("exo", {"beta_pi": 0.5}), SAIL], ids=["exo", "sail-sources"])
+def test_two_ranks_make_the_updates_of_one_process(tiny_models, tmp_path, name, params):
     start = str(tiny_models["policy"])
-    pairs = _pairs(n_pairs)
+    pairs = _pairs(7)
+    if name == "sail":
+        pairs = [replace(p, source=i % 4) for i, p in enumerate(pairs)]
     base = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
     ref = reference_logps(base, pairs, pad=2, micro=4, bf16=False)
-    method = METHODS.get("exo").from_params({"beta_pi": 0.5})
+    method = METHODS.get(name).from_params(params)
     cfg = TrainConfig(lr=1e-3, batch_size=6, micro_batch=2, epochs=2, bf16=False, seed=3)
 
     one = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)

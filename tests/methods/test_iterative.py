@@ -22,7 +22,7 @@ def test_rounds_are_a_key_of_every_pairwise_method_and_stored_only_when_given():
     method = METHODS.get("exo").from_params(online)
     assert (method.online.rounds, method.online.label) == (3, "self") and method.params.beta_pi == 0.5
     assert METHODS.get("sail").from_params(METHODS.get("sail").resolve_params({}, TASK, "sail.")).online.rounds == 3
-    with pytest.raises(InputError, match="reward or self"):
+    with pytest.raises(InputError, match="reward, self or both"):
         METHODS.get("dpo").resolve_params({"label": "oracle"}, TASK, "dpo.")
     with pytest.raises(InputError, match="unknown setting"):  # the reward-model setting is not online
         METHODS.get("exo-rw").resolve_params({"rounds": 2}, TASK, "exo-rw.")
@@ -76,7 +76,8 @@ def test_language_model_online_round_samples_the_current_policy(tiny_models, min
     spec = build_spec([flags_layer([
         f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=16", "reward_model.val_pairs=8",
         "eval.prompts=2", "eval.samples=2", "eval.max_new_tokens=6", "engine.kind=hf", "train.pairs=8",
-        "train.batch_size=4", "sail.rounds=2", "dpo.rounds=2", "dpo.label=self", "sail.offline=0.5",
+        "train.batch_size=4", "sail.rounds=2", "dpo.rounds=2", "dpo.label=self", "sail.offline=0.25",
+        "sail.relabel=0.25", "sail.label=both", "sail.rho=0.2", "sail.pi=0.2", "sail.gamma=0.3",  # every route
     ], task="tldr", methods="sail,dpo,slic,mpo", preset="smoke", model=str(tiny_models["policy"]))])
     runner = Runner(spec, store, tmp_path / "out", mini_data, engine_factory=lambda path: make_engine("hf", path))
     run_id = runner.run()
@@ -134,15 +135,22 @@ def test_language_model_mixed_pairs_take_the_share_from_the_task_pairs(monkeypat
     from types import SimpleNamespace
 
     import methods._pairwise
+    from methods import DATA, DATA_RELABELLED, POLICY_SELF
     from methods._online import mixed_pairs
+    from methods._train import TokPair
 
-    offline = [("offline", i) for i in range(3)]
+    offline = [TokPair((1,), (100 + i,), (200 + i,)) for i in range(3)]
     monkeypatch.setattr(methods._pairwise, "tokenize_pairs", lambda ctx: offline)
-    online = [("online", i) for i in range(10)]
+    online = [TokPair((2,), (i,), (50 + i,), POLICY_SELF) for i in range(10)]
     mixed = mixed_pairs(SimpleNamespace(seed=1), online, 0.5, 2)
-    assert sum(p[0] == "offline" for p in mixed) == 5 and len(mixed) == 10
-    assert [p for p in mixed if p[0] == "online"] == [p for p in online if p in mixed]  # the rest kept in place
-    assert {p for p in mixed if p[0] == "offline"} == set(offline)  # 5 from 3 pairs: all used, some twice
+    taken = [p for p in mixed if p.prompt == (1,)]
+    assert len(taken) == 5 and len(mixed) == 10 and {p.source for p in taken} == {DATA}
+    assert [p for p in mixed if p.prompt == (2,)] == [p for p in online if p in mixed]  # the rest kept in place
+    assert {p.completions for p in taken} == {p.completions for p in offline}  # 5 from 3 pairs: all used, some twice
+    both = mixed_pairs(SimpleNamespace(seed=1), online, 0.5, 2, relabel=0.3)
+    tags = [p.source for p in both if p.prompt == (1,)]  # task pairs: 5 plain, 3 to be relabelled
+    assert (tags.count(DATA), tags.count(DATA_RELABELLED)) == (5, 3)
+    assert [p for p in both if p.prompt == (2,)] == [p for p in online if p in both]  # 2 online pairs kept
 
 
 def test_exact_round_with_offline_share_trains_on_different_pairs(store, tmp_path):
@@ -153,3 +161,36 @@ def test_exact_round_with_offline_share_trains_on_different_pairs(store, tmp_pat
     assert ids[0]["sail"] != ids[1]["sail"]
     round1 = [json.loads(store.policy(i["sail"])["info_json"])["based_on"] for i in ids]
     assert round1[0] == round1[1]  # round 1 is the same offline training; only round 2's pairs differ
+
+
+def _objective(store, run_id, method):
+    entry = next(e for e in json.loads(store.run(run_id)["plan_json"])["entries"] if e["method"] == method)
+    return {m["step"]: m["value"] for m in store.metrics([entry["policy_id"]]) if m["name"] == "objective"}
+
+
+def test_exact_relabelled_pairs_take_the_policys_own_preference(store, tmp_path):
+    """The same task pairs as 95% of round 2, with their own labels or relabelled by the policy at every
+    step (SAIL's DDP): labels drawn from the policy's own Bradley–Terry model leave DPO's expected gradient
+    at zero, so the relabelled round moves the objective far less."""
+    runs = {share: Runner(_exact_spec("dpo", "exact.classes=tabular", "dpo.rounds=2", f"dpo.{share}=0.95"), store,
+                          tmp_path / "out", None).run() for share in ("offline", "relabel")}
+    j = {share: _objective(store, run, "dpo") for share, run in runs.items()}
+    assert j["offline"][60] == j["relabel"][60]  # round 1 is the same offline training
+    gain = {share: j[share][120] - j[share][60] for share in j}
+    assert gain["offline"] > 0.1 and abs(gain["relabel"]) < gain["offline"] / 2, gain
+    params = [json.loads(store.run(runs[s])["spec_json"])["methods"][0]["params"] for s in ("offline", "relabel")]
+    assert "relabel" not in params[0] and params[1]["relabel"] == 0.95 and "offline" not in params[1]
+
+
+def test_sail_without_extra_terms_is_dpo_and_with_them_trains_differently(store, tmp_path):
+    def run(method, *sets):
+        return _objective(store, Runner(_exact_spec(method, "exact.classes=tabular", f"{method}.rounds=2",
+                                                    f"{method}.relabel=0.4", f"{method}.label=both", *sets),
+                                        store, tmp_path / "out", None).run(), method)
+
+    dpo, sail = run("dpo"), run("sail")
+    assert dpo == sail  # rho = pi = gamma = 0: every pair source trains as in DPO
+    extra = run("sail", "sail.rho=0.2", "sail.pi=0.2", "sail.gamma=0.3")
+    assert extra[60] == sail[60] and extra[120] != sail[120]  # the terms act on round 2's tagged pairs only
+    with pytest.raises(InputError, match="leaves no online samples"):
+        METHODS.get("dpo").resolve_params({"offline": 0.5, "relabel": 0.5}, TASK, "dpo.")

@@ -94,3 +94,51 @@ def test_mpo_hand_computed():
     assert s0 == pytest.approx(math.exp(-1) / (math.exp(-1) + math.exp(-2)), abs=1e-12)
     assert out[0].item() == pytest.approx(-s0 + 0.5 * 1.5, abs=1e-12)
     assert out[1].item() == pytest.approx(-s1 + 0.5 * 3.0, abs=1e-12)
+
+
+def _sail_inputs():
+    logps = torch.tensor([[-3.0, -4.0]] * 4, dtype=torch.float64, requires_grad=True)  # policy log-probs
+    ref = torch.tensor([[-4.0, -4.0]] * 4, dtype=torch.float64)  # log-ratios [1, 0]: margin 1
+    return logps, ref, torch.tensor([0, 1, 2, 3])  # data, data-relabelled, policy-self, policy-reward
+
+
+def test_sail_dpo_hand_computed_per_source():
+    logps, ref, sources = _sail_inputs()
+    out = losses.sail_dpo(logps - ref, logps, sources, beta=0.5, rho=0.2, pi=0.3, gamma=0.4)
+    lsig = -math.log(1 + math.exp(-0.5))  # log sigmoid(0.5 * 1)
+    assert out.tolist() == pytest.approx([-lsig, -lsig - 0.1 * lsig**2, -lsig - 0.15 * lsig**2, -lsig], abs=1e-12)
+    assert losses.sail_dpo(logps - ref, logps, None, 0.5, 0.2, 0.3, 0.4).tolist() == pytest.approx(
+        losses.dpo_pref(logps - ref, 0.5).tolist(), abs=1e-15)  # no sources: DPO
+
+
+def test_sail_dpo_gradient_equals_the_authors_hooks():
+    """The released trainer adds the extra DPP/DPR gradient with hooks on the sequence log-probs; the loss
+    term of value 0 gives the same gradient (per pair, summed over the batch)."""
+    beta, rho, pi, gamma = 0.5, 0.2, 0.3, 0.4
+    logps, ref, sources = _sail_inputs()
+    losses.sail_dpo(logps - ref, logps, sources, beta, rho, pi, gamma).sum().backward()
+    mine = logps.grad.clone()
+
+    chosen, rejected = (torch.tensor([-3.0] * 4, dtype=torch.float64, requires_grad=True),
+                        torch.tensor([-4.0] * 4, dtype=torch.float64, requires_grad=True))
+    ddp, dpp, dpr = ((sources == c).double() for c in (1, 2, 3))
+    lsig = torch.nn.functional.logsigmoid(beta * ((chosen + 4.0) - (rejected + 4.0)))
+    held = lsig.detach()
+    chosen.register_hook(lambda g: g - pi * held / chosen.detach() * dpp - gamma * held / chosen.detach() * dpr)
+    rejected.register_hook(lambda g: g - pi * held / rejected.detach() * dpp - gamma * held / rejected.detach() * dpr)
+    (-lsig - 0.5 * rho * (lsig * ddp) ** 2 - 0.5 * pi * (lsig * dpp) ** 2).sum().backward()
+    assert mine[:, 0].tolist() == pytest.approx(chosen.grad.tolist(), abs=1e-12)
+    assert mine[:, 1].tolist() == pytest.approx(rejected.grad.tolist(), abs=1e-12)
+    assert mine[2, 0] != mine[0, 0] and mine[3, 1] != mine[0, 1]  # the hooks' terms are there
+
+
+def test_relabelling_by_the_policy_swaps_only_relabelled_pairs_at_the_policys_odds():
+    from methods._base import LossInputs, relabel_by_policy
+
+    logps = torch.tensor([[-1.0, -3.0]] * 4)
+    inputs = LossInputs(logps, torch.zeros(4, 2), None, torch.tensor([0, 1, 1, 2]))
+    p_swap = 1 - 1 / (1 + math.exp(-0.5 * 2.0))  # 1 - sigmoid(beta * margin), margin 2
+    out = relabel_by_policy(inputs, 0.5, torch.tensor([0.0, p_swap - 1e-6, p_swap + 1e-6, 0.0]))
+    assert out.logps.tolist() == [[-1.0, -3.0], [-3.0, -1.0], [-1.0, -3.0], [-1.0, -3.0]]
+    assert torch.equal(out.sources, inputs.sources)
+    assert relabel_by_policy(LossInputs(logps, torch.zeros(4, 2)), 0.5, torch.zeros(4)).logps is logps
