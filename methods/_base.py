@@ -31,6 +31,8 @@ class NoParams:
 #: ``policy-reward`` two samples of the policy labelled by the reward model (DPR).
 PAIR_SOURCES = ("data", "data-relabelled", "policy-self", "policy-reward")
 DATA, DATA_RELABELLED, POLICY_SELF, POLICY_REWARD = range(len(PAIR_SOURCES))
+#: added to the training seed for the relabelling draws, so they are a stream of their own (not the batch order's)
+RELABEL_STREAM = 0x5EED_DD9
 
 
 @dataclasses.dataclass(frozen=True)
