@@ -51,9 +51,9 @@ def mixed_pairs(problem: Any, pairs: Batch, share: float, dataset_size: int, see
     slots = torch.randperm(n, generator=sampler.gen)[:total]
     prompts, outputs = pairs.prompts.clone(), pairs.outputs.clone()
     prompts[slots], outputs[slots] = offline.prompts, offline.outputs
-    sources = None
-    if pairs.sources is not None:
-        sources = pairs.sources.clone()
+    sources = None  # untagged pairs are data; relabelled rows must be tagged
+    if pairs.sources is not None or total > m:
+        sources = pairs.sources.clone() if pairs.sources is not None else torch.full((n,), DATA)
         sources[slots[:m]], sources[slots[m:]] = DATA, DATA_RELABELLED
     return Batch(prompts, outputs, None, sources)
 

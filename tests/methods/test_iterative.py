@@ -129,6 +129,10 @@ def test_exact_mixed_pairs_replace_the_share_by_offline_pairs_from_the_dataset()
     assert torch.equal(again.outputs, mixed.outputs) and torch.equal(again.prompts, mixed.prompts)
     other = mixed_pairs(problem, online, 0.3, 64, seed=3, round_index=3)
     assert not torch.equal(other.outputs, mixed.outputs)  # each round draws its own offline pairs
+    assert mixed.sources is None  # untagged and nothing relabelled: stays untagged (all data)
+    both = mixed_pairs(problem, online, 0.3, 64, seed=3, round_index=2, relabel=0.2)
+    assert torch.equal(both.sources[(both.outputs[:, 0] < 0)], torch.zeros(500, dtype=torch.long))
+    assert both.sources.bincount().tolist() == [800, 200]  # 300 data + 500 untagged online, 200 to relabel
 
 
 def test_language_model_mixed_pairs_take_the_share_from_the_task_pairs(monkeypatch):
