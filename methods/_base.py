@@ -57,24 +57,26 @@ class LossInputs:
         return self.logps - self.ref_logps
 
 
-def relabel_by_policy(inputs: LossInputs, beta: float, uniforms: torch.Tensor) -> LossInputs:
+def relabel_by_policy(inputs: LossInputs, beta: float, uniforms: torch.Tensor) -> tuple[LossInputs, int]:
     """``inputs`` with every ``data-relabelled`` pair labelled afresh by the policy's own Bradley–Terry
     preference: chosen and rejected swap where ``uniforms`` [B] < 1 - sigmoid(beta * margin), the margin being
-    the current log-ratio difference (no gradient). Both training loops call it before the loss."""
+    the current log-ratio difference (no gradient); and the number of pairs swapped. Both training loops call
+    it before the loss."""
     import torch
 
     if inputs.sources is None:
-        return inputs
+        return inputs, 0
     margin = (inputs.logratios[:, 0] - inputs.logratios[:, 1]).detach()
     swap = (inputs.sources == DATA_RELABELLED) & (uniforms.to(margin.device) < 1.0 - torch.sigmoid(beta * margin))
-    if not bool(swap.any()):
-        return inputs
+    swapped = int(swap.sum())
+    if not swapped:
+        return inputs, 0
 
     def flip(t: torch.Tensor) -> torch.Tensor:
         return torch.where(swap[:, None], t.flip(1), t)
 
     return LossInputs(flip(inputs.logps), flip(inputs.ref_logps),
-                      None if inputs.rewards is None else flip(inputs.rewards), inputs.sources)
+                      None if inputs.rewards is None else flip(inputs.rewards), inputs.sources), swapped
 
 
 class Method:

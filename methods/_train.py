@@ -189,7 +189,7 @@ def _step(model: Any, opt: Any, batch: list[TokGroup], ref: torch.Tensor, loss_f
         u = None if uniforms is None else uniforms[:1]
     rewards = torch.tensor([g.rewards for g in mine], dtype=torch.float32) if mine[0].rewards else None
     sources = torch.tensor([g.source or 0 for g in mine]) if any(g.source is not None for g in mine) else None
-    ratios, total_loss = [], 0.0
+    ratios, total_loss, swapped = [], 0.0, 0
     starts = range(0, len(mine), cfg.micro_batch)
     for i in starts:
         micro_rewards = None if rewards is None else rewards[i:i + cfg.micro_batch].to(device)
@@ -197,7 +197,8 @@ def _step(model: Any, opt: Any, batch: list[TokGroup], ref: torch.Tensor, loss_f
                             ref[i:i + cfg.micro_batch].to(device), micro_rewards,
                             None if sources is None else sources[i:i + cfg.micro_batch].to(device))
         if u is not None:  # data pairs relabelled by the policy at this step (SAIL's DDP)
-            inputs = relabel_by_policy(inputs, beta, u[i:i + cfg.micro_batch])
+            inputs, n = relabel_by_policy(inputs, beta, u[i:i + cfg.micro_batch])
+            swapped += n if weight else 0
         loss = loss_fn(inputs).sum() * weight / len(batch)
         par.backward(loss * par.world, sync=i == starts[-1])
         total_loss += loss.item()
@@ -206,7 +207,9 @@ def _step(model: Any, opt: Any, batch: list[TokGroup], ref: torch.Tensor, loss_f
     opt.step()
     r = par.gather(torch.cat(ratios)[:len(mine) if weight else 0])
     all_rewards = par.gather(rewards[:len(mine) if weight else 0] if rewards is not None else None)
-    return {"loss": par.total(total_loss), "grad_norm": grad_norm, **group_records(r, all_rewards, beta)}
+    # share of the step's pairs whose label the policy swapped (relabelled data pairs); same call on every rank
+    relabelled = {} if uniforms is None else {"relabelled": par.total(swapped / len(batch))}
+    return {"loss": par.total(total_loss), "grad_norm": grad_norm, **group_records(r, all_rewards, beta), **relabelled}
 
 
 def group_records(r: torch.Tensor, rewards: torch.Tensor | None, beta: float) -> dict:

@@ -132,9 +132,11 @@ def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int
         logp = policy()
         inputs = LossInputs(logp[batch.prompts[:, None], batch.outputs], sft_t[batch.prompts[:, None], batch.outputs],
                             batch.rewards, batch.sources)
+        relabelled = {}
         if relabel_gen is not None:  # data pairs relabelled by the policy at this step (SAIL's DDP)
-            inputs = relabel_by_policy(inputs, method.implicit_beta(),
-                                       torch.rand(len(batch.prompts), generator=relabel_gen))
+            inputs, swapped = relabel_by_policy(inputs, method.implicit_beta(),
+                                                torch.rand(len(batch.prompts), generator=relabel_gen))
+            relabelled = {"relabelled": swapped / len(batch.prompts)}
         logratios = inputs.logratios
         loss = method.group_loss(inputs).mean()
         opt.zero_grad()
@@ -142,7 +144,7 @@ def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int
         opt.step()
         sched.step()
         window.append({"loss": float(loss.detach()),
-                       **group_records(logratios.detach(), batch.rewards, method.implicit_beta())})
+                       **group_records(logratios.detach(), batch.rewards, method.implicit_beta()), **relabelled})
     return policy().detach().numpy(), records, time.time() - t0, policy.logits.detach().numpy()
 
 

@@ -182,6 +182,9 @@ def test_exact_relabelled_pairs_take_the_policys_own_preference(store, tmp_path)
     assert j["offline"][60] == j["relabel"][60]  # round 1 is the same offline training
     gain = {share: j[share][120] - j[share][60] for share in j}
     assert gain["offline"] > 0.1 and abs(gain["relabel"]) < gain["offline"] / 2, gain
+    entry = next(e for e in json.loads(store.run(runs["relabel"])["plan_json"])["entries"] if e["method"] == "dpo")
+    swaps = {r["step"]: r["relabelled"] for r in store.train_steps(entry["policy_id"]) if "relabelled" in r}
+    assert sorted(swaps) == [80, 100, 120] and all(0.05 < v < 0.95 for v in swaps.values()), swaps  # round 2 only
     params = [json.loads(store.run(runs[s])["spec_json"])["methods"][0]["params"] for s in ("offline", "relabel")]
     assert "relabel" not in params[0] and params[1]["relabel"] == 0.95 and "offline" not in params[1]
 

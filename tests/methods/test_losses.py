@@ -138,7 +138,8 @@ def test_relabelling_by_the_policy_swaps_only_relabelled_pairs_at_the_policys_od
     logps = torch.tensor([[-1.0, -3.0]] * 4)
     inputs = LossInputs(logps, torch.zeros(4, 2), None, torch.tensor([0, 1, 1, 2]))
     p_swap = 1 - 1 / (1 + math.exp(-0.5 * 2.0))  # 1 - sigmoid(beta * margin), margin 2
-    out = relabel_by_policy(inputs, 0.5, torch.tensor([0.0, p_swap - 1e-6, p_swap + 1e-6, 0.0]))
+    out, swapped = relabel_by_policy(inputs, 0.5, torch.tensor([0.0, p_swap - 1e-6, p_swap + 1e-6, 0.0]))
+    assert swapped == 1
     assert out.logps.tolist() == [[-1.0, -3.0], [-3.0, -1.0], [-1.0, -3.0], [-1.0, -3.0]]
     assert torch.equal(out.sources, inputs.sources)
-    assert relabel_by_policy(LossInputs(logps, torch.zeros(4, 2)), 0.5, torch.zeros(4)).logps is logps
+    assert relabel_by_policy(LossInputs(logps, torch.zeros(4, 2)), 0.5, torch.zeros(4))[0].logps is logps
