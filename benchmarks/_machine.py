@@ -1,10 +1,13 @@
-"""The machine a benchmark ran on, and appending a result block to benchmarks/RESULTS.md."""
+"""The machine a benchmark ran on, appending a result block to benchmarks/RESULTS.md, and running one
+configuration of a benchmark in a fresh process."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -55,3 +58,14 @@ def report(title: str, lines: list[str]) -> None:
     text = "\n".join(lines)
     print(text)
     append(title, text)
+
+
+def run_child(script: str, config: str, *args: str) -> dict:
+    """Run ``script --one config *args`` in a fresh Python process (so each configuration has the machine to
+    itself and its own peak memory) and return the JSON object on the last line it prints."""
+    out = subprocess.run([sys.executable, script, "--one", config, *args], capture_output=True, text=True,
+                         check=False)
+    lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
+    if out.returncode != 0 or not lines:
+        raise SystemExit(f"{config} failed:\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1])

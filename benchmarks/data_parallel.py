@@ -17,7 +17,6 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,12 +76,9 @@ def _one(config: str, steps: int, batch: int) -> None:
 
 
 def _run(config: str, steps: int, batch: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--one", config, "--steps", str(steps), "--batch", str(batch)],
-                         capture_output=True, text=True, check=False)
-    lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
-    if out.returncode != 0 or not lines:
-        raise SystemExit(f"{config} failed:\n{out.stderr[-3000:]}")
-    result = json.loads(lines[-1])
+    from benchmarks._machine import run_child
+
+    result = run_child(__file__, config, "--steps", str(steps), "--batch", str(batch))
     print(f"{config}: wall {result['wall']:.1f} s, steps at {', '.join(f'{t:.1f}' for t in result['clock'])} s",
           flush=True)
     return result

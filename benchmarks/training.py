@@ -23,7 +23,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -128,12 +127,9 @@ def _one(config: str, steps: int) -> None:
 
 
 def _run(config: str, steps: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--one", config, "--steps", str(steps)], capture_output=True,
-                         text=True, check=False)
-    lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
-    if out.returncode != 0 or not lines:
-        raise SystemExit(f"{config} failed:\n{out.stderr[-3000:]}")
-    result = json.loads(lines[-1])
+    from benchmarks._machine import run_child
+
+    result = run_child(__file__, config, "--steps", str(steps))
     print(f"{config}: {', '.join(f'{t:.1f}' for t in result['step_seconds'])} s, load {result['load']}", flush=True)
     return result
 
