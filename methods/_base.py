@@ -35,6 +35,20 @@ DATA, DATA_RELABELLED, POLICY_SELF, POLICY_REWARD = range(len(PAIR_SOURCES))
 RELABEL_STREAM = 0x5EED_DD9
 
 
+def relabel_generator(seed: int):  # -> torch.Generator
+    """The generator of the relabelling draws of a training run with ``seed`` (both training loops)."""
+    import torch
+
+    return torch.Generator().manual_seed(seed + RELABEL_STREAM)
+
+
+def mixed_counts(n: int, share: float, relabel: float) -> tuple[int, int]:
+    """Of ``n`` online pairs: how many become plain task pairs, and how many task pairs in all (the rest of
+    them relabelled by the policy), for the ``offline`` and ``relabel`` shares (both contexts' ``mixed_pairs``)."""
+    m = min(round(share * n), n)
+    return m, m + min(round(relabel * n), n - m)
+
+
 @dataclasses.dataclass(frozen=True)
 class LossInputs:
     """What a loss sees of a batch of groups (a prompt and K completions; for pairs K = 2, chosen first).

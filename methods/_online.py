@@ -70,14 +70,13 @@ def preference_pairs(samples: Samples, chosen: np.ndarray, rejected: np.ndarray,
 
 def mixed_pairs(ctx: MethodContext, pairs: list[TokGroup], share: float, round_index: int,
                 relabel: float = 0.0) -> list[TokGroup]:
-    from methods._base import DATA, DATA_RELABELLED
+    from methods._base import DATA, DATA_RELABELLED, mixed_counts
     from methods._pairwise import tokenize_pairs
 
     offline = tokenize_pairs(ctx)
     rng = np.random.default_rng([int(ctx.seed), round_index, 0x0FF])
     n = len(pairs)
-    m = min(round(share * n), n)
-    total = m + min(round(relabel * n), n - m)
+    m, total = mixed_counts(n, share, relabel)
     slots = rng.choice(n, size=total, replace=False)
     picked = rng.choice(len(offline), size=total, replace=total > len(offline))
     out = list(pairs)

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from bench.progress import progress
-from methods._base import RELABEL_STREAM, LossInputs, relabel_by_policy
+from methods._base import LossInputs, relabel_by_policy, relabel_generator
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def train_pairwise(model: Any, pairs: Sequence[TokGroup], ref: torch.Tensor, los
     torch.manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed)
     # uniforms for relabelling pairs by the policy, drawn for the whole batch so every rank sees the same
-    relabel_gen = torch.Generator().manual_seed(cfg.seed + RELABEL_STREAM) if any(p.source is not None for p in pairs) else None
+    relabel_gen = relabel_generator(cfg.seed) if any(p.source is not None for p in pairs) else None
     steps_per_epoch = math.ceil(len(pairs) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     warmup = max(1, total // 10)

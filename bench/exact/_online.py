@@ -40,11 +40,10 @@ def mixed_pairs(problem: Any, pairs: Batch, share: float, dataset_size: int, see
     training uses (the same seed builds the same dataset); a further ``relabel`` share of rows gets such
     pairs tagged ``data-relabelled``."""
     from bench.exact._train import Sampler
-    from methods._base import DATA, DATA_RELABELLED
+    from methods._base import DATA, DATA_RELABELLED, mixed_counts
 
     n = len(pairs.prompts)
-    m = min(round(share * n), n)
-    total = m + min(round(relabel * n), n - m)
+    m, total = mixed_counts(n, share, relabel)
     sampler = Sampler(problem, 2, False, dataset_size, seed)
     sampler.gen.manual_seed(int(np.random.default_rng([seed, round_index, 0x0FF]).integers(2**62)))
     offline = sampler.batch(total)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from bench.exact._metrics import evaluate
-from methods._base import RELABEL_STREAM, LossInputs, relabel_by_policy
+from methods._base import LossInputs, relabel_by_policy, relabel_generator
 from methods._train import group_records
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def train_exact(method: Any, problem: ExactProblem, policy_class: str, seed: int
                       batch_size=spec.batch_size)
     opt = torch.optim.Adam(policy.parameters(), lr=spec.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / spec.steps)
-    relabel_gen = torch.Generator().manual_seed(seed + RELABEL_STREAM) if groups is not None and groups.sources is not None else None
+    relabel_gen = relabel_generator(seed) if groups is not None and groups.sources is not None else None
     records: list[dict[str, Any]] = []
     window: list[dict[str, float]] = []
     for step in range(spec.steps + 1):
