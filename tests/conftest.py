@@ -55,12 +55,12 @@ def mini_data(tmp_path, data_dir):
 
 
 def tiny_run_args(tiny_models: dict[str, Path], data: Path, db: str, out: Path, methods: str = "exo,dpo",
-                  extra: tuple[str, ...] = ()) -> list[str]:
+                  extra: tuple[str, ...] = (), task: str = "tldr") -> list[str]:
     """``bench run`` arguments for the whole pipeline on tiny random models and the transformers engine."""
     sets = [f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=16", "reward_model.val_pairs=8",
             "eval.prompts=3", "eval.samples=2", "eval.max_new_tokens=6", "train.pairs=8", "train.batch_size=4",
             *extra]
-    args = ["run", "--task", "tldr", "--methods", methods, "--preset", "smoke", "--engine", "hf",
+    args = ["run", "--task", task, "--methods", methods, "--preset", "smoke", "--engine", "hf",
             "--model", str(tiny_models["policy"]), "--db", db, "--out", str(out), "--data-dir", str(data)]
     for s in sets:
         args += ["--set", s]

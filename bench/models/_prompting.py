@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-ELLIPSIS = " ..."
-
 
 def _render(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
     if getattr(tokenizer, "chat_template", None):
@@ -18,7 +16,8 @@ def _render(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
 
 
 def encode_prompt(tokenizer: Any, task: Any, prompt: str, max_tokens: int) -> list[int]:
-    """Token ids of the task's prompt for ``prompt``; if too long, the input is cut at its end."""
+    """Token ids of the task's prompt for ``prompt``; if too long, the task cuts its input
+    (:meth:`bench.tasks.Task.shorten`: by default at its end)."""
     ids = _render(tokenizer, task.messages(prompt))
     if len(ids) <= max_tokens:
         return ids
@@ -26,7 +25,7 @@ def encode_prompt(tokenizer: Any, task: Any, prompt: str, max_tokens: int) -> li
     overflow = len(ids) - max_tokens
     keep = len(body) - overflow - 4
     while keep > 0:
-        cut = tokenizer.decode(body[:keep], skip_special_tokens=True) + ELLIPSIS
+        cut = task.shorten(tokenizer, body, keep)
         ids = _render(tokenizer, task.messages(cut))
         if len(ids) <= max_tokens:
             return ids

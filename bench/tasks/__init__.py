@@ -14,5 +14,6 @@ TASKS: Registry[type[Task]] = Registry("task", entry_point_group="bench.tasks")
 TASKS.register("tldr", "bench.tasks.tldr:TLDR")
 TASKS.register("exact", "bench.tasks.exact:Exact")
 TASKS.register("imdb", "bench.tasks.imdb:IMDB")
+TASKS.register("hh", "bench.tasks.hh:HH")
 
 __all__ = ["TASKS", "EvalPrompt", "PreferencePair", "SftExample", "Task", "TaskData", "resolve_data_dir"]

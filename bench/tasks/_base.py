@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 
 from bench.hashing import content_key
 
+ELLIPSIS = " ..."
+
 
 @dataclass(frozen=True)
 class PreferencePair:
@@ -77,6 +79,11 @@ class Task:
 
     def load_splits(self, data_dir: Path | None) -> TaskData:
         raise NotImplementedError
+
+    def shorten(self, tokenizer: Any, body: list[int], keep: int) -> str:
+        """The input cut to about ``keep`` of its tokens ``body``, when the prompt is over its token budget.
+        The default keeps the start and marks the cut with an ellipsis."""
+        return tokenizer.decode(body[:keep], skip_special_tokens=True) + ELLIPSIS
 
     def prepare(self, ctx: Any, data: TaskData) -> TaskData:
         """Hook run once the base model and the sampler exist (``ctx`` is the run's MethodContext), before

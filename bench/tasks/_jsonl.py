@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +13,17 @@ from bench.errors import InputError
 
 
 def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, row)`` for each non-empty line; every ``required`` field must be a
-    non-empty string."""
+    """Yield ``(line_number, row)`` for each non-empty line (of a gzip file if the name ends in ``.gz``);
+    every ``required`` field must be a non-empty string."""
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", source=str(path)) from None
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise InputError(f"not a readable gzip file ({e})", source=str(path)) from None
     if not raw.strip():
         raise InputError("file is empty", source=str(path))
     for lineno, line in enumerate(raw.split(b"\n"), start=1):
