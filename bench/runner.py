@@ -138,7 +138,7 @@ class Runner:
         with self.stage("reward_model"):
             rm = ensure_reward_model(store=self.store, backbone=resolve_encoder(spec.reward_model.backbone),
                                      data=data, spec=spec, seed=spec.seed, artifacts=self.out / "artifacts",
-                                     prompt_text=prompt_text)
+                                     prompt_text=prompt_text, keep_end=task.keep_prompt_end)
         methods = self.methods()
         names = list(methods)
         policies = {}

@@ -1,7 +1,8 @@
 """The reward-model judge: a scalar head on a small encoder, trained with the Bradley-Terry loss.
 
 Input is ``response [SEP] prompt``; truncation cuts the longer of the two first, so a response
-shorter than half the budget is always seen whole.
+shorter than half the budget is always seen whole. A prompt loses its end, or, for tasks whose prompt's end
+matters most (dialogues: ``Task.keep_prompt_end``), its start.
 Scores are cached per (judge, generation) in the store, so a rerun scores nothing again.
 """
 
@@ -45,13 +46,30 @@ def _build(backbone_path: str, hidden: int | None = None) -> Any:
     return ScalarRM()
 
 
-def _encode(tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], max_tokens: int) -> dict:
+def _encode(tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], max_tokens: int,
+            keep_end: bool = False) -> dict:
+    if keep_end:
+        return _encode_keep_end(tokenizer, prompts, responses, max_tokens)
     enc = tokenizer(list(responses), list(prompts), truncation="longest_first", max_length=max_tokens,
                     padding=True, return_tensors="pt")
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
-def _val_margins(model: Any, tok: Any, pairs: Sequence[Any], max_tokens: int, batch: int
+def _encode_keep_end(tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], max_tokens: int) -> dict:
+    """As ``longest_first`` truncation (the longer side is cut first), but a prompt keeps its end: an
+    over-long prompt is cut at the character where its first kept token starts."""
+    room = max_tokens - tokenizer.num_special_tokens_to_add(pair=True)
+    cut = []
+    for prompt, response in zip(prompts, responses, strict=True):
+        r = len(tokenizer(response, add_special_tokens=False).input_ids)
+        enc = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
+        n = len(enc["input_ids"])
+        keep = room - min(r, max(room - n, room // 2))
+        cut.append(prompt[enc["offset_mapping"][n - keep][0]:] if 0 < keep < n else prompt)
+    return _encode(tokenizer, cut, responses, max_tokens)
+
+
+def _val_margins(model: Any, tok: Any, pairs: Sequence[Any], max_tokens: int, batch: int, keep_end: bool = False
                  ) -> tuple[list[str], list[float]]:
     """Per held-out pair: its prompt's key and the margin r(chosen) - r(rejected)."""
     import torch
@@ -62,8 +80,8 @@ def _val_margins(model: Any, tok: Any, pairs: Sequence[Any], max_tokens: int, ba
         for i in range(0, len(pairs), batch):
             part = pairs[i:i + batch]
             prompts = [p.prompt for p in part]
-            c = model(**_encode(tok, prompts, [p.chosen for p in part], max_tokens)).tolist()
-            r = model(**_encode(tok, prompts, [p.rejected for p in part], max_tokens)).tolist()
+            c = model(**_encode(tok, prompts, [p.chosen for p in part], max_tokens, keep_end)).tolist()
+            r = model(**_encode(tok, prompts, [p.rejected for p in part], max_tokens, keep_end)).tolist()
             keys += [content_key(p.prompt) for p in part]
             margins += [a - b for a, b in zip(c, r, strict=True)]
     return keys, margins
@@ -112,7 +130,7 @@ def calibrate(margins: Sequence[float], max_logit: float = 50.0) -> dict[str, An
 
 
 def train_reward_model(backbone: Any, train_pairs: Sequence[Any], val_pairs: Sequence[Any], spec: Any,
-                       seed: int, target: Path) -> dict[str, Any]:
+                       seed: int, target: Path, keep_end: bool = False) -> dict[str, Any]:
     """Fine-tune backbone + head on ``train_pairs`` with -log sigmoid(r_chosen - r_rejected)."""
     import torch
     from transformers import AutoTokenizer
@@ -131,8 +149,8 @@ def train_reward_model(backbone: Any, train_pairs: Sequence[Any], val_pairs: Seq
                 model.train()
                 part = [train_pairs[j] for j in order[i:i + spec.batch_size]]
                 prompts = [p.prompt for p in part]
-                c = model(**_encode(tok, prompts, [p.chosen for p in part], spec.max_tokens))
-                r = model(**_encode(tok, prompts, [p.rejected for p in part], spec.max_tokens))
+                c = model(**_encode(tok, prompts, [p.chosen for p in part], spec.max_tokens, keep_end))
+                r = model(**_encode(tok, prompts, [p.rejected for p in part], spec.max_tokens, keep_end))
                 loss = -torch.nn.functional.logsigmoid(c - r).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -141,7 +159,7 @@ def train_reward_model(backbone: Any, train_pairs: Sequence[Any], val_pairs: Seq
                 bar.update(1)
                 bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
     seconds = time.time() - t0
-    keys, margins = _val_margins(model, tok, val_pairs, spec.max_tokens, spec.batch_size)
+    keys, margins = _val_margins(model, tok, val_pairs, spec.max_tokens, spec.batch_size, keep_end)
     val = _bt_accuracy(keys, margins)
     calibration = calibrate(margins) if spec.calibrate else None
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
@@ -169,9 +187,9 @@ class RewardModelJudge(CachedScores):
     kind = "reward_model"
 
     def __init__(self, judge_id: str, path: Path, store: Any, prompt_text: dict[str, str], max_tokens: int,
-                 info: dict[str, Any]) -> None:
+                 info: dict[str, Any], keep_end: bool = False) -> None:
         self.id, self.path, self.store, self.prompt_text = judge_id, path, store, prompt_text
-        self.max_tokens, self.info = max_tokens, info
+        self.max_tokens, self.info, self.keep_end = max_tokens, info, keep_end
         self._model: Any = None
         self._tok: Any = None
         self.scored = 0
@@ -208,7 +226,8 @@ class RewardModelJudge(CachedScores):
         with torch.no_grad(), progress(total=len(order), desc="reward-model scores", unit="seq") as bar:
             for i in range(0, len(order), batch):
                 idx = order[i:i + batch]
-                enc = _encode(self._tok, [prompts[j] for j in idx], [responses[j] for j in idx], self.max_tokens)
+                enc = _encode(self._tok, [prompts[j] for j in idx], [responses[j] for j in idx], self.max_tokens,
+                              self.keep_end)
                 for j, v in zip(idx, self._model(**enc).tolist(), strict=True):
                     out[j] = float(v)
                 bar.update(len(idx))
@@ -216,8 +235,9 @@ class RewardModelJudge(CachedScores):
 
 
 def ensure_reward_model(*, store: Any, backbone: Any, data: Any, spec: Any, seed: int, artifacts: Path,
-                        prompt_text: dict[str, str]) -> RewardModelJudge:
-    """The run's reward model: reused if one with the same identity exists, trained otherwise."""
+                        prompt_text: dict[str, str], keep_end: bool = False) -> RewardModelJudge:
+    """The run's reward model: reused if one with the same identity exists, trained otherwise. ``keep_end``:
+    over-long prompts lose their start (the task's ``keep_prompt_end``)."""
     rm = spec.reward_model
     train = data.train_pairs if rm.pairs <= 0 else data.train_pairs[: rm.pairs]
     val = data.val_pairs if rm.val_pairs <= 0 else data.val_pairs[: rm.val_pairs]
@@ -225,6 +245,8 @@ def ensure_reward_model(*, store: Any, backbone: Any, data: Any, spec: Any, seed
               "settings": asdict(rm), "seed": seed,
               "train": content_key([(p.prompt, p.chosen, p.rejected) for p in train]),
               "val": content_key([(p.prompt, p.chosen, p.rejected) for p in val])}
+    if keep_end:  # set only then: other reward models keep their identity
+        config["keep_prompt_end"] = True
     judge_id = content_key("judge", "reward_model", config)
     target = artifacts / "judges" / judge_id
     from bench.locks import artifact_lock
@@ -232,11 +254,11 @@ def ensure_reward_model(*, store: Any, backbone: Any, data: Any, spec: Any, seed
     with artifact_lock(target):  # a second process needing the same reward model waits and reuses it
         row = store.judge(judge_id)
         if row is None or not (target / "head.pt").is_file():
-            info = train_reward_model(backbone, train, val, rm, seed, target)
+            info = train_reward_model(backbone, train, val, rm, seed, target, keep_end)
             if row is None:
                 store.put_judge({"id": judge_id, "kind": "reward_model", "name": "reward_model",
                                  "config_json": json.dumps(config, sort_keys=True), "path": str(target),
                                  "info_json": json.dumps(info)})
         else:
             info = json.loads(row["info_json"])
-    return RewardModelJudge(judge_id, target, store, prompt_text, rm.max_tokens, info)
+    return RewardModelJudge(judge_id, target, store, prompt_text, rm.max_tokens, info, keep_end)

@@ -72,6 +72,8 @@ class Task:
     judge_template: ClassVar[str] = "generic_v1"  # the LLM judge's prompt (judges/llm_pairwise/templates)
     #: a task whose reward is known (an oracle judge): the run adds the reward-KL frontier stage
     has_oracle: ClassVar[bool] = False
+    #: the prompt's end matters most (a dialogue's last turn): the reward model cuts an over-long prompt's start
+    keep_prompt_end: ClassVar[bool] = False
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         """The chat messages that ask the policy for a response to ``prompt``."""

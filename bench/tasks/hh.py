@@ -99,6 +99,7 @@ class HH(Task):
     default_beta = 0.5  # the EXO paper's HH beta
     max_new_tokens = 128
     temperature = 0.8
+    keep_prompt_end = True
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         return turns(prompt)

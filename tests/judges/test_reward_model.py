@@ -57,3 +57,23 @@ def test_calibration_temperature_on_hand_values():
     assert calibrate([])["temperature"] == 1.0  # nothing to calibrate on: scores used as they are
     sep = calibrate([2.0, 0.5])  # separable: no finite optimum, capped so that the largest margin gives logit 50
     assert sep["capped"] and sep["temperature"] == pytest.approx(25.0)
+
+
+def test_keep_end_truncation_cuts_the_prompts_start_and_otherwise_matches_longest_first():
+    from bench.models.tiny import build_tiny_tokenizer
+    from judges.reward_model import _encode
+
+    tok = build_tiny_tokenizer()  # one token a character, no special tokens: room = max_tokens
+
+    def text(enc, row):
+        return tok.decode([i for i, m in zip(enc["input_ids"][row].tolist(), enc["attention_mask"][row].tolist(),
+                                             strict=True) if m])
+
+    prompts, responses = ["abcdefghij", "0123456789" * 3, "0123456789" * 3, "wxyz"], ["xyz", "xyz", "R" * 30, "S" * 30]
+    enc = _encode(tok, prompts, responses, 20, keep_end=True)
+    assert [text(enc, i) for i in range(4)] == ["xyzabcdefghij", "xyz" + ("0123456789" * 3)[-17:],
+                                                "R" * 10 + "0123456789", "S" * 16 + "wxyz"]
+    plain = _encode(tok, prompts, responses, 20)  # the default cuts the prompt's end instead
+    assert text(plain, 1) == "xyz" + ("0123456789" * 3)[:17]
+    for i in (0, 3):  # nothing or only the response cut: the same tokens either way
+        assert text(plain, i) == text(enc, i)
