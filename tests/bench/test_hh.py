@@ -141,3 +141,14 @@ def test_pipeline_on_hh_with_tiny_models(tiny_models, tmp_path, data_dir):
         store.close()
     assert rows[("dpo", "sft")]["n_total"] + rows[("dpo", "sft")]["n_invalid"] == 3 * 2 * 2
     assert len(prompts) == 3 and all(p.startswith("Human:") for p in prompts)
+
+
+def test_hh_presets_give_longer_replies_outside_smoke():
+    from bench.spec import build_spec, flags_layer
+
+    def spec(preset, *flags):
+        return build_spec([flags_layer(list(flags), task="hh", methods="dpo", preset=preset)])
+
+    assert (spec("default").eval.max_new_tokens, spec("default").train.max_completion_tokens) == (128, 128)
+    assert spec("paper", "eval.max_new_tokens=32").eval.max_new_tokens == 32  # flags win
+    assert spec("smoke").eval.max_new_tokens == 48
