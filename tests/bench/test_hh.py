@@ -152,3 +152,30 @@ def test_hh_presets_give_longer_replies_outside_smoke():
     assert (spec("default").eval.max_new_tokens, spec("default").train.max_completion_tokens) == (128, 128)
     assert spec("paper", "eval.max_new_tokens=32").eval.max_new_tokens == 32  # flags win
     assert spec("smoke").eval.max_new_tokens == 48
+
+
+def test_the_hub_path_reads_train_and_test_per_subset(monkeypatch, data_dir):
+    """The hub loader on real rows handed over by a stand-in for ``datasets.load_dataset`` (no network here)."""
+    import datasets
+
+    from bench.tasks.hh import HUB_ID
+
+    asked, root = [], data_dir
+
+    def load_dataset(name, data_dir=None, split=None):  # the hub's keyword names; data_dir is the subset
+        asked.append((name, data_dir, split))
+        rows = _real_rows(root, data_dir)
+        return datasets.Dataset.from_list(rows[:20] if split == "train" else rows[20:30])
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    data = TASKS.get("hh")().load(None)
+    assert asked == [(HUB_ID, s, split) for s in SUBSETS for split in ("train", "test")]
+    assert data.sources["hub"] == f"{HUB_ID}:{','.join(SUBSETS)}" and "hh split" not in data.sources
+    assert len(data.train_pairs) <= 80 and len(data.val_pairs) <= 40 and len(data.train_pairs) >= 76
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(datasets, "load_dataset", broken)
+    with pytest.raises(InputError, match="could not load Anthropic/hh-rlhf from the hub .*--data-dir"):
+        TASKS.get("hh")().load(None)
