@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from bench.errors import InputError
 from bench.hashing import content_key
 
 ELLIPSIS = " ..."
@@ -119,6 +120,16 @@ def resolve_data_dir(explicit: str | Path | None) -> Path | None:
     """``--data-dir`` wins over ``BENCH_DATA_DIR``; None means: load from the hub."""
     value = explicit if explicit is not None else os.environ.get("BENCH_DATA_DIR")
     return Path(value).expanduser().resolve() if value else None
+
+
+def hub_datasets(task: str) -> Any:
+    """The ``datasets`` package, for loading a task from the hub; its absence is an error saying what to do."""
+    try:
+        import datasets
+    except ImportError:
+        raise InputError("no data directory given and the `datasets` package is missing; use --data-dir DIR "
+                         "or BENCH_DATA_DIR", source=task) from None
+    return datasets
 
 
 def dedupe_eval_prompts(pairs: list[PreferencePair]) -> tuple[EvalPrompt, ...]:

@@ -29,7 +29,7 @@ from typing import Any
 
 from bench.errors import InputError
 from bench.hashing import content_key, file_hash
-from bench.tasks._base import PreferencePair, SftExample, Task, TaskData, dedupe_eval_prompts
+from bench.tasks._base import PreferencePair, SftExample, Task, TaskData, dedupe_eval_prompts, hub_datasets
 from bench.tasks._jsonl import read_jsonl
 
 log = logging.getLogger(__name__)
@@ -145,11 +145,7 @@ class HH(Task):
         return _assemble(train, held, left, sources)
 
     def _from_hub(self) -> TaskData:
-        try:
-            import datasets
-        except ImportError:
-            raise InputError("no data directory given and the `datasets` package is missing; use --data-dir DIR "
-                             "or BENCH_DATA_DIR", source="hh") from None
+        datasets = hub_datasets("hh")
         train: list[Row] = []
         held: list[Row] = []
         left: Counter[str] = Counter()

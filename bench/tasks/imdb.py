@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.errors import InputError
 from bench.hashing import content_key, file_hash
-from bench.tasks._base import EvalPrompt, PreferencePair, Task, TaskData
+from bench.tasks._base import EvalPrompt, PreferencePair, Task, TaskData, hub_datasets
 from bench.tasks._jsonl import read_jsonl
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,7 @@ class IMDB(Task):
         return self._assemble([EvalPrompt(p, refs[p]) for p in self.heldout_prefixes], sources)
 
     def _from_hub(self) -> TaskData:
-        try:
-            import datasets
-        except ImportError:
-            raise InputError("no data directory given and the `datasets` package is missing; use --data-dir DIR "
-                             "or BENCH_DATA_DIR", source="imdb") from None
+        datasets = hub_datasets("imdb")
         try:
             train = [Review(r["text"], int(r["label"])) for r in datasets.load_dataset(HUB_ID, split="train")]
             test = [Review(r["text"], int(r["label"])) for r in datasets.load_dataset(HUB_ID, split="test")]

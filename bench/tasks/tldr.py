@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bench.errors import InputError
 from bench.hashing import file_hash
-from bench.tasks._base import PreferencePair, SftExample, Task, TaskData, dedupe_eval_prompts
+from bench.tasks._base import PreferencePair, SftExample, Task, TaskData, dedupe_eval_prompts, hub_datasets
 from bench.tasks._jsonl import read_jsonl
 
 HUB_ID = "openai/summarize_from_feedback"
@@ -42,11 +42,7 @@ class TLDR(Task):
         return _assemble(train, val, sources)
 
     def _from_hub(self) -> TaskData:
-        try:
-            import datasets
-        except ImportError:
-            raise InputError("no data directory given and the `datasets` package is missing; use --data-dir DIR "
-                             "or BENCH_DATA_DIR", source="tldr") from None
+        datasets = hub_datasets("tldr")
         try:
             train = [_hub_pair(r) for r in datasets.load_dataset(HUB_ID, "comparisons", split="train")]
             val = [_hub_pair(r) for r in datasets.load_dataset(HUB_ID, "comparisons", split="validation")]
