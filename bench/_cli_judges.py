@@ -16,11 +16,12 @@ from bench.errors import BenchError
 def emit_rows(rows: list[dict[str, Any]], fmt: str) -> bool:
     """Write ``rows`` as JSON or CSV (dict or list cells as JSON text); False for ``table``, which each
     command prints in its own layout."""
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return True
-    if fmt != "csv":
+    if fmt not in ("json", "csv"):
         return False
+    rows = [{k: _undefined_to_none(v) for k, v in r.items()} for r in rows]  # n = 0: no rate, null not NaN
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, allow_nan=False))
+        return True
     if rows:
         import csv
 
@@ -28,6 +29,16 @@ def emit_rows(rows: list[dict[str, Any]], fmt: str) -> bool:
         w.writeheader()
         w.writerows([{k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in r.items()} for r in rows])
     return True
+
+
+def _undefined_to_none(v: Any) -> Any:
+    if isinstance(v, float) and v != v:
+        return None
+    if isinstance(v, dict):
+        return {k: _undefined_to_none(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_undefined_to_none(x) for x in v]
+    return v
 
 DEFAULT_DB = "bench.db"
 

@@ -78,8 +78,9 @@ def _print_table(store, run_id: str) -> None:  # noqa: ANN001
     if rows and "metric" in rows[0]:
         return _print_exact(rows)
     for r in rows:
-        click.echo(f"  {r['method']:<6} vs {r['opponent']:<9} [{r['judge']}] win rate {100 * r['win_rate']:5.1f}% "
-                   f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]  n={r['n_total']} "
+        rate = (f"{100 * r['win_rate']:5.1f}% [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]" if r["n_total"]
+                else "  n/a (no judged pairs)")
+        click.echo(f"  {r['method']:<6} vs {r['opponent']:<9} [{r['judge']}] win rate {rate}  n={r['n_total']} "
                    f"(W{r['n_wins']} L{r['n_losses']} T{r['n_ties']} invalid {r['n_invalid']})")
 
 

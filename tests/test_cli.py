@@ -1,5 +1,8 @@
+import json
 import subprocess
 import sys
+
+import pytest
 
 from bench.cli import main
 
@@ -16,7 +19,7 @@ def test_help_and_list(capsys):
     assert "run" in capsys.readouterr().out
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "methods: bon, dpo, dpo-rw, exo, exo-rw, external, ipo, mpo, ppo, sail, sft, slic" in out and "tasks: exact, imdb, tldr" in out
+    assert "methods: bon, dpo, dpo-rw, exo, exo-rw, external, ipo, mpo, ppo, sail, sft, slic" in out and "tasks: exact, hh, imdb, tldr" in out
 
 
 def test_unknown_method_exits_non_zero_with_suggestion(capsys, tmp_path):
@@ -37,3 +40,16 @@ def test_missing_data_dir_is_a_clear_error(capsys, tmp_path):
 def test_results_without_runs(capsys, tmp_path):
     assert main(["results", "--db", str(tmp_path / "empty.db")]) == 2
     assert "no runs" in capsys.readouterr().err
+
+
+def test_rates_without_judged_pairs_export_as_null_not_nan(capsys):
+    from bench._cli_judges import emit_rows
+
+    rows = [{"method": "sft", "win_rate": float("nan"), "n_total": 0, "extra": {"ci": [float("nan"), 0.5]}},
+            {"method": "dpo", "win_rate": 0.5, "n_total": 8, "extra": {}}]
+    assert emit_rows(rows, "json")
+    parsed = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert parsed[0]["win_rate"] is None and parsed[0]["extra"]["ci"] == [None, 0.5] and parsed[1]["win_rate"] == 0.5
+    assert emit_rows(rows, "csv")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("sft,,0,") and "nan" not in lines[1].lower()
