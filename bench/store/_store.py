@@ -18,6 +18,7 @@ from bench.store._migrations import migrate
 from bench.store._sql import chunks as _chunks
 from bench.store._sql import insert_ignore as _insert_ignore
 
+OPEN_WAIT_S = 30.0  # how long opening waits for another process's lock (SQLite's busy timeout is the same)
 TABLES = ("runs", "invocations", "prompts", "policies", "train_steps", "metrics", "generations", "judges",
           "scores", "judgments", "judge_calls")
 
@@ -61,14 +62,21 @@ class Store(JudgingMixin):
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
-        try:
-            with engine.begin() as conn:
-                migrate(conn, self.url)
-        except (DatabaseError, OperationalError) as e:
-            engine.dispose()
-            reason = str(e.orig) if getattr(e, "orig", None) else str(e)
-            raise InputError(f"cannot open the database: {reason}", source=self.url) from None
-        return engine
+        deadline = time.monotonic() + OPEN_WAIT_S
+        while True:
+            try:
+                with engine.begin() as conn:
+                    migrate(conn, self.url)
+                return engine
+            except (DatabaseError, OperationalError) as e:
+                engine.dispose()
+                reason = str(e.orig) if getattr(e, "orig", None) else str(e)
+                # SQLite answers "locked" at once, without its busy timeout, where waiting could deadlock:
+                # switching a new file to WAL while another process holds its write lock. Try again.
+                if "locked" in reason and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                raise InputError(f"cannot open the database: {reason}", source=self.url) from None
 
     def close(self) -> None:
         self.engine.dispose()

@@ -94,3 +94,23 @@ def test_version_1_database_is_migrated_to_the_current_schema(tmp_path):
         columns = [r[1] for r in c.execute(sql("pragma table_info(judgments)"))]
         assert {"verdict_ab", "verdict_ba", "annotator"} <= set(columns)
         assert c.execute(sql("select count(*) from judge_calls")).scalar() == 0
+
+
+def test_opening_waits_for_another_writer_of_a_new_file(tmp_path):
+    """SQLite refuses at once (no busy timeout) to switch a file to WAL while another connection holds its
+    write lock, which is what two processes starting on one new database can meet: opening tries again."""
+    import threading
+    import time
+
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE unrelated (x)")  # a rollback-journal file, as any process may have made it
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO unrelated VALUES (1)")
+    threading.Timer(0.5, lambda: other.execute("COMMIT")).start()
+    t = time.monotonic()
+    store = Store(str(path))
+    assert time.monotonic() - t >= 0.4  # it waited for the writer instead of failing
+    assert store.counts()["runs"] == 0
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
