@@ -40,6 +40,7 @@ def _undefined_to_none(v: Any) -> Any:
         return [_undefined_to_none(x) for x in v]
     return v
 
+
 DEFAULT_DB = "bench.db"
 
 

@@ -61,8 +61,8 @@ def _encode_keep_end(tokenizer: Any, prompts: Sequence[str], responses: Sequence
     room = max_tokens - tokenizer.num_special_tokens_to_add(pair=True)
     cut = []
     for prompt, response in zip(prompts, responses, strict=True):
-        r = len(tokenizer(response, add_special_tokens=False).input_ids)
-        enc = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
+        r = len(tokenizer(response, add_special_tokens=False, verbose=False).input_ids)
+        enc = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True, verbose=False)  # uncut on purpose
         n = len(enc["input_ids"])
         keep = room - min(r, max(room - n, room // 2))
         cut.append(prompt[enc["offset_mapping"][n - keep][0]:] if 0 < keep < n else prompt)
