@@ -23,7 +23,6 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +40,6 @@ SPLIT_RULE = ("test split partitioned by sha256 of the first human turn: 1 in 5 
               "(validation pairs and evaluation prompts), the rest trains")
 _TURN = re.compile(r"(?:^|\n\n)(Human|Assistant):[ ]?")
 _ROLES = {"Human": "user", "Assistant": "assistant"}
-
-
-@dataclass(frozen=True)
-class Row:
-    subset: str
-    history: str
-    chosen: str
-    rejected: str
-
-    @property
-    def pair(self) -> PreferencePair:
-        return PreferencePair(prompt=self.history, chosen=self.chosen, rejected=self.rejected)
 
 
 def split_row(chosen: str, rejected: str, where: dict[str, Any]) -> tuple[str, str, str] | str:
@@ -122,8 +109,8 @@ class HH(Task):
                 f"holding hh/<subset>/test.jsonl.gz (and train.jsonl.gz where you have it) for {', '.join(SUBSETS)} "
                 "with --data-dir DIR or BENCH_DATA_DIR=DIR (on these machines: ../shared/data), or unset both to "
                 f"load {HUB_ID} from the Hugging Face hub.", source=str(folder))
-        train: list[Row] = []
-        held: list[Row] = []
+        train: list[PreferencePair] = []
+        held: list[PreferencePair] = []
         left: Counter[str] = Counter()
         sources: dict[str, str] = {}
         partitioned: list[str] = []
@@ -132,37 +119,34 @@ class HH(Task):
             for path in files.values():
                 if path.is_file():
                     sources[f"hh/{subset}/{path.name}"] = file_hash(path, 16)
-            test = list(_rows(subset, _local(files["test"]), left))
+            test = _rows(_local(files["test"]), left)
             if files["train"].is_file():
-                train += _rows(subset, _local(files["train"]), left)
+                train += _rows(_local(files["train"]), left)
                 held += test
             else:
                 partitioned.append(subset)
-                train += [r for r in test if not held_out(r.history)]
-                held += [r for r in test if held_out(r.history)]
+                for p in test:
+                    (held if held_out(p.prompt) else train).append(p)
         if partitioned:
             sources["hh split"] = f"{', '.join(partitioned)}: {SPLIT_RULE}"
         return _assemble(train, held, left, sources)
 
     def _from_hub(self) -> TaskData:
         datasets = hub_datasets("hh")
-        train: list[Row] = []
-        held: list[Row] = []
-        left: Counter[str] = Counter()
         try:
-            for subset in SUBSETS:
-                for split, out in (("train", train), ("test", held)):
-                    rows = datasets.load_dataset(HUB_ID, data_dir=subset, split=split)
-                    where = f"{HUB_ID}:{subset}/{split}"
-                    out += _rows(subset, ((r, {"source": where, "row": i, "row_label": "row"})
-                                          for i, r in enumerate(rows, 1)), left)
-        except InputError:
-            raise
+            loaded = {(subset, split): datasets.load_dataset(HUB_ID, data_dir=subset, split=split)
+                      for subset in SUBSETS for split in ("train", "test")}
         except Exception as e:  # network or hub errors: say where we looked and what to do
             raise InputError(f"could not load {HUB_ID} from the hub ({type(e).__name__}: {e}). Offline, point "
                              "bench at a folder holding hh/<subset>/*.jsonl.gz with --data-dir DIR or "
                              "BENCH_DATA_DIR=DIR.", source="hh") from None
-        return _assemble(train, held, left, {"hub": f"{HUB_ID}:{','.join(SUBSETS)}"})
+        parts: dict[str, list[PreferencePair]] = {"train": [], "test": []}
+        left: Counter[str] = Counter()
+        for (subset, split), rows in loaded.items():
+            where = f"{HUB_ID}:{subset}/{split}"
+            parts[split] += _rows(((r, {"source": where, "row": i, "row_label": "row"})
+                                   for i, r in enumerate(rows, 1)), left)
+        return _assemble(parts["train"], parts["test"], left, {"hub": f"{HUB_ID}:{','.join(SUBSETS)}"})
 
 
 def _local(path: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
@@ -170,17 +154,20 @@ def _local(path: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         yield row, {"source": str(path), "row": lineno}
 
 
-def _rows(subset: str, rows: Iterable[tuple[dict[str, Any], dict[str, Any]]], left: Counter[str]) -> Iterator[Row]:
-    """Usable rows; the others are counted in ``left`` by reason. ``rows``: (row, where it stands)."""
+def _rows(rows: Iterable[tuple[dict[str, Any], dict[str, Any]]], left: Counter[str]) -> list[PreferencePair]:
+    """The usable rows' pairs; the others are counted in ``left`` by reason. ``rows``: (row, where it stands)."""
+    pairs = []
     for row, where in rows:
         got = split_row(row["chosen"], row["rejected"], where)
         if isinstance(got, str):
             left[got] += 1
-            continue
-        yield Row(subset, *got)
+        else:
+            pairs.append(PreferencePair(*got))
+    return pairs
 
 
-def _assemble(train: list[Row], held: list[Row], left: Counter[str], sources: dict[str, str]) -> TaskData:
+def _assemble(train: list[PreferencePair], held: list[PreferencePair], left: Counter[str], sources: dict[str, str]
+              ) -> TaskData:
     if not train or not held:
         raise InputError("no usable HH rows in the training or the held-out split", source=next(iter(sources), "hh"))
     if left:
@@ -188,8 +175,8 @@ def _assemble(train: list[Row], held: list[Row], left: Counter[str], sources: di
         log.info("hh: %d rows carry no preference and are left out (%s)", sum(left.values()), what)
         sources["hh left out"] = what
 
-    def order(rows: list[Row]) -> list[PreferencePair]:
-        return [r.pair for r in sorted(rows, key=lambda r: content_key("hh order", r.history, r.chosen, r.rejected))]
+    def order(pairs: list[PreferencePair]) -> list[PreferencePair]:
+        return sorted(pairs, key=lambda p: content_key("hh order", p.prompt, p.chosen, p.rejected))
 
     train_pairs, val_pairs = order(train), order(held)
     sft = tuple({p.prompt: SftExample(p.prompt, p.chosen) for p in train_pairs}.values())
