@@ -18,7 +18,7 @@ class InputError(BenchError):
 
     def __init__(self, message: str, *, source: str | None = None, row: int | None = None,
                  field: str | None = None, row_label: str = "line") -> None:
-        self.source, self.row, self.field = source, row, field
+        self.message, self.source, self.row, self.field = message, source, row, field
         where = []
         if source:
             where.append(str(source))

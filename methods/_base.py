@@ -93,6 +93,17 @@ def relabel_by_policy(inputs: LossInputs, beta: float, uniforms: torch.Tensor) -
                       None if inputs.rewards is None else flip(inputs.rewards), inputs.sources), swapped
 
 
+def check_group_size(k: int, task_cls: Any, field: str) -> None:
+    """K completions sampled per prompt: at least 2 (a softmax over one sample is constant), and no more than
+    the distinct outputs a prompt has when the task can enumerate them (``Task.outputs_per_prompt``)."""
+    if k < 2:
+        raise InputError(f"needs at least 2 completions per prompt, got {k}", source="spec", field=field)
+    bound = getattr(task_cls, "outputs_per_prompt", None)
+    if bound is not None and k > bound:
+        raise InputError(f"k = {k} is more than the {bound} distinct outputs a prompt has on task "
+                         f"{task_cls.name!r}; use k <= {bound}", source="spec", field=field)
+
+
 class Method:
     """Base class. The default method is the base policy as is (what ``sft`` is)."""
 
@@ -102,6 +113,8 @@ class Method:
     Params: ClassVar[type] = NoParams
     #: whether the policy depends on a training seed (then ``train.seeds`` trains one policy per seed)
     trains: ClassVar[bool] = False
+    #: ``beta...`` settings that may be 0 (the others must be > 0; see :meth:`check`)
+    zero_allowed: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: Any) -> None:
         self.params = params
@@ -118,10 +131,24 @@ class Method:
                 resolved[key] = float(defaults[key])
             elif value is None and key.startswith("beta"):
                 resolved[key] = float(task_cls.default_beta)
+        cls.check(resolved, task_cls, source)
         for key, value in resolved.items():
             if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise InputError("must not be negative", source="spec", field=f"{source}{key}")
         return resolved
+
+    @classmethod
+    def check(cls, params: dict[str, Any], task_cls: Any, source: str) -> None:
+        """Refuse settings the method cannot train with while the run spec is built, before anything runs:
+        raise ``InputError`` naming the field and the constraint. The default: every ``beta...`` setting must
+        be > 0 (a beta is a temperature, pi* ∝ pi_sft exp(r / beta)), except those in ``zero_allowed``. A subclass adds its own constraints and calls ``super().check``."""
+        for key, value in params.items():
+            if key.startswith("beta") and isinstance(value, int | float) and not isinstance(value, bool):
+                floor_ok = value >= 0 if key in cls.zero_allowed else value > 0
+                if not floor_ok:
+                    why = "" if key in cls.zero_allowed else " (a beta is a temperature: pi* ∝ pi_sft exp(r / beta))"
+                    raise InputError(f"must be {'>=' if key in cls.zero_allowed else '>'} 0, got {value:g}{why}",
+                                     source="spec", field=f"{source}{key}")
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> Method:
@@ -153,8 +180,10 @@ class Online:
     relabel: float = 0.0  # share taken from the task's pairs and relabelled by the policy at every step
 
     def __post_init__(self) -> None:
-        if self.rounds < 1 or self.k < 2:
-            raise InputError("needs rounds >= 1 and k >= 2", source="spec", field="rounds")
+        if self.rounds < 1:
+            raise InputError(f"must be at least 1, got {self.rounds}", source="spec", field="rounds")
+        if self.k < 2:
+            raise InputError(f"needs at least 2 completions per prompt, got {self.k}", source="spec", field="k")
         for name in ("offline", "relabel"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise InputError(f"expected a share in [0, 1), got {getattr(self, name)!r}", source="spec",
@@ -188,7 +217,14 @@ class PairwiseMethod(Method):
         keys = {f.name for f in dataclasses.fields(Online)} if cls.setting == "preference" else set()
         given = {k: v for k, v in values.items() if k in keys}
         resolved = super().resolve_params({k: v for k, v in values.items() if k not in keys}, task_cls, source)
-        online = build_section(Online, {**cls.online_defaults, **given}, source, "spec")
+        try:
+            online = build_section(Online, {**cls.online_defaults, **given}, source, "spec")
+        except InputError as e:  # Online's own checks name the bare key: name the method's
+            if e.source != "spec" or e.field not in keys:
+                raise
+            raise InputError(e.message, source="spec", field=f"{source}{e.field}") from None
+        if online.rounds > 1:
+            check_group_size(online.k, task_cls, f"{source}k")
         # Stored only when they differ from plain offline training, so offline specs keep their identity
         # (and the shares only when set, so online specs from before they existed keep theirs).
         stored = {k: v for k, v in dataclasses.asdict(online).items() if k not in ("offline", "relabel") or v}
@@ -235,8 +271,7 @@ class RewardModelMethod(PairwiseMethod):
     @classmethod
     def resolve_params(cls, values: dict[str, Any], task_cls: Any, source: str) -> dict[str, Any]:
         resolved = super().resolve_params(values, task_cls, source)
-        if resolved.get("k", 2) < 2:
-            raise InputError("needs at least 2 completions per prompt", source="spec", field=f"{source}k")
+        check_group_size(resolved.get("k", 2), task_cls, f"{source}k")
         return resolved
 
     def loss(self, logratios: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:  # type: ignore[override]

@@ -23,6 +23,9 @@ TRAIN_OFFSET = 20_000
 def training_prompts(ctx: MethodContext, limit: int) -> list[str]:
     """Distinct prompts of the training pairs in use, in file order."""
     prompts = list(dict.fromkeys(p.prompt for p in ctx.data.train_pairs))
+    if limit > len(prompts):
+        log.warning("prompts = %d, but the training pairs in use have %d distinct prompts: all %d are used",
+                    limit, len(prompts), len(prompts))
     return prompts if limit <= 0 else prompts[:limit]
 
 

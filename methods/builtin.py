@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bench.errors import InputError
 from methods._base import Method, PairwiseMethod, RewardModelMethod
 
 if TYPE_CHECKING:
@@ -48,6 +49,14 @@ class EXO(PairwiseMethod):
     class Params:
         beta_pi: float | None = None
         eps: float = 1e-3  # the paper's label smoothing
+
+    @classmethod
+    def check(cls, params: dict[str, Any], task_cls: Any, source: str) -> None:
+        super().check(params, task_cls, source)
+        if not 0.0 < params["eps"] < 0.5:
+            raise InputError(f"must be in (0, 0.5), got {params['eps']:g}: the target is the smoothed label "
+                             "[1 - eps, eps]; at 0 the reverse KL to it is infinite, at 0.5 it says nothing",
+                             source="spec", field=f"{source}eps")
 
     def loss(self, logratios: torch.Tensor) -> torch.Tensor:
         from methods import losses

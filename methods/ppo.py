@@ -42,6 +42,7 @@ class PPO(Method):
         save_every: int = 1  # rounds between saved training states (language models); 0: never
 
     ints: ClassVar[tuple[str, ...]] = ("rollout_batch", "ppo_epochs", "minibatches")
+    zero_allowed = ("beta",)  # no KL penalty: reward maximisation alone, an ablation
 
     @classmethod
     def resolve_params(cls, values: dict[str, Any], task_cls: Any, source: str) -> dict[str, Any]:

@@ -40,6 +40,10 @@ def _config(tmp_path, text):
     return ["run", "--config", str(_file(tmp_path, "run.yaml", text))]
 
 
+def _exact(method, *settings):
+    return ["run", "--task", "exact", "--methods", method, *(a for kv in settings for a in ("--set", kv))]
+
+
 CASES = {
     # datasets
     "jsonl truncated": (lambda t: _dataset(t, (_good_lines() + '{"prompt": "x", "chos').encode()),
@@ -91,7 +95,16 @@ CASES = {
     "flag out of range": (lambda t: ["run", "--task", "tldr", "--methods", "dpo", "--set", "llm_judge.concurrency=0"],
                           r"field 'llm_judge.concurrency': must be at least 1"),
     "flag unknown method param": (lambda t: ["run", "--task", "tldr", "--methods", "dpo", "--set", "dpo.gamma=1"],
-                                  r"gamma"),
+                                  r"field 'dpo.gamma': unknown setting; known: beta"),
+    # hyper-parameters a method cannot train with: refused while the spec is built, before any training
+    "exo eps zero": (lambda t: _exact("exo", "exo.eps=0"), r"field 'exo.eps': must be in \(0, 0.5\), got 0: "),
+    "dpo beta zero": (lambda t: _exact("dpo", "dpo.beta=0"), r"field 'dpo.beta': must be > 0, got 0 \(a beta"),
+    "exo-rw beta_r negative": (lambda t: _exact("exo-rw", "exo-rw.beta_r=-0.5"),
+                               r"field 'exo-rw.beta_r': must be > 0, got -0.5"),
+    "exo-rw k above the outputs": (lambda t: _exact("exo-rw", "exo-rw.k=300"),
+                                   r"field 'exo-rw.k': k = 300 is more than the 216 distinct outputs"),
+    "online k of one": (lambda t: _exact("dpo", "dpo.rounds=2", "dpo.k=1"),
+                        r"field 'dpo.k': needs at least 2 completions per prompt, got 1"),
     "flag bad judge url": (lambda t: ["run", "--task", "tldr", "--methods", "dpo", "--set",
                                       "llm_judge.base_url=ftp://x"], r"field 'llm_judge.base_url'"),
     "agreement unknown judge": (lambda t: ["agreement", "nobody", "human"], r"no judge 'nobody'"),

@@ -70,6 +70,8 @@ class Task:
     default_params: ClassVar[dict[str, float]] = {}
     #: an enumerable task whose policies are tables, trained and measured exactly (see tasks/exact.py)
     exact: ClassVar[bool] = False
+    #: how many distinct outputs a prompt has, for a task that can enumerate them (None: unbounded)
+    outputs_per_prompt: ClassVar[int | None] = None
     judge_template: ClassVar[str] = "generic_v1"  # the LLM judge's prompt (judges/llm_pairwise/templates)
     #: a task whose reward is known (an oracle judge): the run adds the reward-KL frontier stage
     has_oracle: ClassVar[bool] = False

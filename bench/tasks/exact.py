@@ -99,6 +99,7 @@ class Exact(Task):
     # reward-model losses target the same pi* as DPO with beta (their optimum is pi_sft exp(r / (beta_pi beta_r))).
     default_params: ClassVar[dict[str, float]] = {"beta_r": 1.0}
     exact: ClassVar[bool] = True
+    outputs_per_prompt: ClassVar[int | None] = VOCAB ** LENGTH
 
     def problem(self) -> ExactProblem:
         return build_problem(self.default_beta)

@@ -222,3 +222,16 @@ def test_training_on_two_processes_gives_the_policy_of_one(tiny_models, mini_dat
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-5) and b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-4)
     w1, w2 = (AutoModelForCausalLM.from_pretrained(policies[n]["path"]).state_dict() for n in (1, 2))
     assert all(torch.allclose(w1[k], w2[k], atol=1e-5) for k in w1)
+
+
+def test_sizes_beyond_the_data_are_named_and_all_rows_used(tiny_models, mini_data, store, tmp_path, caplog):
+    """mini_data has 24 training pairs, and its 12 validation rows give the held-out pairs and eval prompts."""
+    spec = build_spec([flags_layer(["train.pairs=1000", "eval.prompts=500", "reward_model.pairs=0"],
+                                   task="tldr", methods="sft", preset="smoke", model=str(tiny_models["policy"]))])
+    with caplog.at_level("WARNING", logger="bench.runner"):
+        _, data = Runner(spec, store, tmp_path / "out", mini_data).load_data()
+    assert len(data.train_pairs) == 24
+    warned = [r.getMessage() for r in caplog.records]
+    assert "train.pairs = 1000, but task tldr has 24 training pairs: all 24 are used" in warned[0]
+    assert any(m.startswith(f"eval.prompts = 500, but task tldr has {len(data.eval_prompts)} evaluation") for m in warned)
+    assert not any(m.startswith("reward_model.pairs") for m in warned)  # 0 = all: nothing asked beyond the data

@@ -48,8 +48,23 @@ def test_bad_values_name_the_field(tmp_path, override, field):
 def test_unknown_method_and_task(tmp_path):
     with pytest.raises(InputError, match="command line, field 'methods': unknown method 'exoo'. Did you mean 'exo'"):
         spec_from(tmp_path, task="tldr", methods="exoo")
-    with pytest.raises(UnknownNameError, match="Did you mean 'tldr'"):
+    with pytest.raises(UnknownNameError, match="Did you mean 'tldr'\\? Registered tasks: exact, hh, imdb, tldr"):
         spec_from(tmp_path, task="tldrr", methods="exo")
+
+
+def test_hyperparameter_constraints_are_checked_where_the_spec_is_built(tmp_path):
+    """The refusals themselves are in tests/test_malformed.py; here: what stays allowed, and where it stops."""
+    spec = spec_from(tmp_path, task="exact", methods="ppo,exo,exo-rw",
+                     overrides=["ppo.beta=0", "exo.eps=0.499", "exo-rw.k=216"])
+    params = {m.name: dict(m.params) for m in spec.methods}
+    assert params["ppo"]["beta"] == 0.0  # PPO without a KL penalty: an ablation, allowed
+    assert (params["exo"]["eps"], params["exo-rw"]["k"]) == (0.499, 216)
+    with pytest.raises(InputError, match="field 'ipo.beta': must be > 0, got 0"):
+        spec_from(tmp_path, task="exact", methods="ipo", overrides=["ipo.beta=0"])
+    with pytest.raises(InputError, match="field 'ppo.beta': must be >= 0, got -1$"):
+        spec_from(tmp_path, task="exact", methods="ppo", overrides=["ppo.beta=-1"])
+    # language-model tasks have no bound on K: their samples are drawn fresh
+    assert dict(spec_from(tmp_path, task="tldr", methods="exo-rw", overrides=["exo-rw.k=300"]).methods[0].params)["k"] == 300
 
 
 def test_yaml_errors_name_file_and_line(tmp_path):
