@@ -90,6 +90,13 @@ def test_language_model_online_round_samples_the_current_policy(tiny_models, min
         first = info["based_on"]  # round 1's policy: its own samples of the training prompts trained round 2
         samples = [g for g in store.generations(first, plan["sampling_key"]) if g["sample_index"] >= 20_000]
         assert len(samples) == 2 * info["pairs"]
+    # the plug-ins join the report's table and the leaderboard beside DPO, like built-in methods
+    html = runner.report_path.read_text()
+    assert all(f"<td>{name}</td>" in html for name in ("sail", "dpo", "slic", "mpo", "sft"))
+    from reports import leaderboards
+
+    (board,) = leaderboards(store, n_boot=20)
+    assert {e["system"] for e in board["entries"]} >= {"sail", "dpo", "slic", "mpo", "sft"}
     before = store.counts()
     Runner(spec, store, tmp_path / "out", mini_data, engine_factory=lambda path: make_engine("hf", path)).run()
     assert store.counts() == {**before, "invocations": before["invocations"] + 1}
