@@ -1,5 +1,6 @@
 """Calls to any OpenAI-compatible chat endpoint: concurrent (a semaphore), with retries and exponential
-backoff on rate limits (429), server errors (5xx), timeouts and dropped connections.
+backoff on rate limits (429), server errors (5xx), timeouts, dropped connections and malformed 200 answers
+(a body that is not a chat completion, e.g. a proxy's error page or a cut-off body).
 
 The API key is read from the environment variable the spec names; it is handed to the client and
 nowhere else: not stored, not logged, not in any error message.
@@ -8,6 +9,7 @@ nowhere else: not stored, not logged, not in any error message.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -73,11 +75,27 @@ def _retry_after(exc: Any) -> float | None:
         return None
 
 
+class MalformedResponse(Exception):
+    """A 200 answer that is not a chat completion (a proxy's HTML page, a cut-off or foreign JSON body)."""
+
+
+def _reply(resp: Any, latency_s: float, attempt: int) -> Reply:
+    try:
+        text = resp.choices[0].message.content or ""
+    except (AttributeError, TypeError, IndexError, KeyError):
+        raise MalformedResponse("a malformed response (not a chat completion)") from None
+    usage = getattr(resp, "usage", None)
+    tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+    return Reply(text, *tokens, latency_s, attempt)
+
+
 def _classify(exc: Exception) -> tuple[str, int | None]:
     """``retry``, ``refused`` (this request is bad: HTTP 400/413/422) or ``fatal`` (401, 403, 404, ...)."""
     import openai
 
     if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
+        return "retry", None
+    if isinstance(exc, MalformedResponse | json.JSONDecodeError):
         return "retry", None
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
@@ -89,6 +107,14 @@ def _classify(exc: Exception) -> tuple[str, int | None]:
     return "fatal", None
 
 
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, MalformedResponse):
+        return str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return "a malformed response (not JSON)"
+    return type(exc).__name__
+
+
 async def _call(client: Any, s: CallSettings, messages: list[dict[str, str]], sem: asyncio.Semaphore) -> Reply:
     async with sem:
         for attempt in range(1, s.max_retries + 2):
@@ -98,12 +124,10 @@ async def _call(client: Any, s: CallSettings, messages: list[dict[str, str]], se
                 resp = await client.chat.completions.create(model=s.model, messages=messages,
                                                             temperature=s.temperature, max_tokens=s.max_tokens,
                                                             extra_body=extra)
-                usage = resp.usage
-                return Reply(resp.choices[0].message.content or "", getattr(usage, "prompt_tokens", None),
-                             getattr(usage, "completion_tokens", None), time.monotonic() - t0, attempt)
+                return _reply(resp, time.monotonic() - t0, attempt)
             except Exception as exc:  # classified below; anything unknown is re-raised
                 kind, status = _classify(exc)
-                what = f"HTTP {status}" if status else type(exc).__name__
+                what = f"HTTP {status}" if status else _describe(exc)
                 if kind == "refused":
                     return Reply("", None, None, time.monotonic() - t0, attempt, error=f"refused: {what}")
                 if kind == "fatal":

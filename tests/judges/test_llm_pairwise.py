@@ -99,6 +99,24 @@ def test_retries_on_429_5xx_and_timeouts(store):
     assert attempts == [1, 5]
 
 
+def test_malformed_answers_are_retried_then_named(store):
+    """A 200 whose body is no chat completion (a proxy's HTML page, a cut-off body, another service's JSON) is
+    retried like a 5xx; if it persists, the error says what came back."""
+    pairs, texts = _setup(store, n_pairs=1)
+    with Endpoint(prefers("good"), faults=["html", "truncated", "foreign"]) as ep:
+        judge = _judge(store, ep, concurrency=1, max_retries=3)
+        assert judge.judge_pairs(pairs, texts, {"p": PROMPT}) == 1
+        assert ep.requests == 5
+    attempts = sorted(c["attempts"] for c in store.judge_calls(_call_ids_one(store, judge)).values())
+    assert attempts == [1, 4]
+    cases = (("html", "not a chat completion"), ("truncated", "not JSON"), ("foreign", "not a chat completion"))
+    for i, (fault, what) in enumerate(cases):
+        with Endpoint(prefers("good"), faults=[fault] * 3) as ep:
+            other = _judge(store, ep, concurrency=1, max_retries=2, max_tokens=100 + i)  # a new judge: no cache hit
+            with pytest.raises(JudgeEndpointError, match=rf"a malformed response \({what}\) after 3 attempts"):
+                other.judge_pairs(pairs, texts, {"p": PROMPT})
+
+
 def _call_ids_one(store, judge):
     import json
 
