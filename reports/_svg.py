@@ -9,7 +9,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
+           "#bcbd22", "#393b79", "#000000")
 W, H, LEFT, RIGHT, TOP, BOTTOM = 460, 250, 56, 120, 24, 38
 
 
@@ -37,6 +38,25 @@ def mean_curve(runs: list[list[dict[str, Any]]], key: str) -> list[tuple[float, 
             if key in r:
                 by_step[r["step"]].append(float(r[key]))
     return sorted((step, sum(v) / len(v)) for step, v in by_step.items())
+
+
+def mean_path(runs: list[list[dict[str, Any]]], x_key: str, y_key: str) -> list[tuple[float, float]]:
+    """(mean ``x_key``, mean ``y_key``) over runs at each step where a record holds both, in step order:
+    a seed-averaged trajectory through another plane than the step axis (e.g. reward against KL)."""
+    by_step: dict[float, list[tuple[float, float]]] = defaultdict(list)
+    for records in runs:
+        for r in records:
+            if x_key in r and y_key in r:
+                by_step[r["step"]].append((float(r[x_key]), float(r[y_key])))
+    return [(sum(x for x, _ in v) / len(v), sum(y for _, y in v) / len(v)) for _, v in sorted(by_step.items())]
+
+
+def _marker(x: float, y: float, cx: float, cy: float, r: float, color: str, outline: bool = False) -> str:
+    """A point (``outline``: a dark ring, for a series of one point); ``data-x``/``data-y`` carry its exact
+    values (round-trip floats) and ``title`` a tooltip."""
+    ring = ' stroke="#222" stroke-width="1"' if outline else ""
+    return (f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r}" fill="{color}"{ring} data-x="{x!r}" data-y="{y!r}">'
+            f"<title>({_fmt(x)}, {_fmt(y)})</title></circle>")
 
 
 def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, x_label: str,
@@ -74,15 +94,17 @@ def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, x_la
                f'transform="rotate(-90 12 {TOP + ph / 2})">{escape(y_label)}</text>')
     for i, (name, pts) in enumerate(series.items()):
         color = PALETTE[i % len(PALETTE)]
-        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts if math.isfinite(y))
-        if not path:  # a method that does not record this key (e.g. PPO has no implicit-reward accuracy)
+        finite = [(x, y) for x, y in pts if math.isfinite(y)]
+        if not finite:  # a method that does not record this key (e.g. PPO has no implicit-reward accuracy)
             continue
-        shape = (f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"/>' if len(pts) > 1
-                 else f'<circle cx="{path.split(",")[0]}" cy="{path.split(",")[1]}" r="3" fill="{color}"/>')
-        if markers and len(pts) > 1:
-            shape += "".join(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}"/>'
-                             for x, y in pts if math.isfinite(y))
-        out.append(shape + f'<text x="{LEFT + pw + 8}" y="{TOP + 12 + 14 * i}" font-size="11" fill="{color}">'
-                   f'{escape(name)}</text>')
+        if len(finite) == 1:
+            shape = _marker(*finite[0], sx(finite[0][0]), sy(finite[0][1]), 4, color, outline=True)
+        else:
+            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in finite)
+            shape = f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"/>'
+            if markers:
+                shape += "".join(_marker(x, y, sx(x), sy(y), 2.5, color) for x, y in finite)
+        out.append(f'<g class="series" data-name="{escape(name)}">{shape}<text x="{LEFT + pw + 8}" '
+                   f'y="{TOP + 12 + 14 * i}" font-size="11" fill="{color}">{escape(name)}</text></g>')
     out.append("</svg>")
     return Markup("".join(out))

@@ -126,6 +126,8 @@ def test_exact_run_stores_results_report_and_reruns_nothing(store, tmp_path):
         assert cell["ci_low"] <= cell["mean"] <= cell["ci_high"]
     html = runner.report_path.read_text()
     assert html.count("exo vs dpo") == 1 and "<svg" in html and "KL(pi ‖ pi*)" in html and "argmin KL(pi ‖ pi*)" in html
+    # the reward-KL frontier, once per policy class (its points: tests/reports/test_exact_frontier.py)
+    assert html.count('aria-label="E_pi[r] vs KL(pi || pi_sft) (') == 2
     counts = store.counts()
     assert counts["metrics"] > 0 and counts["train_steps"] > 0
     again = Runner(spec, store, tmp_path / "out", None)
