@@ -66,8 +66,8 @@ class Runner:
                  ("reward_model.pairs", s.reward_model.pairs, data.train_pairs, "training pairs"),
                  ("reward_model.val_pairs", s.reward_model.val_pairs, data.val_pairs, "held-out pairs"),
                  ("eval.prompts", s.eval.prompts, data.eval_prompts, "evaluation prompts"))
-        for field, n, got, what in asked:
-            if 0 < len(got) < n:  # an empty split is the task's (the exact task has no pairs to cut)
+        for field, n, got, what in () if task.exact else asked:  # the exact task's sizes are exact.*
+            if 0 < len(got) < n:
                 log.warning("%s = %d, but task %s has %d %s: all %d are used (the results' n says so too)",
                             field, n, task.name, len(got), what, len(got))
         return task, data
