@@ -11,11 +11,11 @@ from bench.runner import Runner
 from bench.spec import build_spec, flags_layer
 
 
-def tiny_spec(tiny_models):
+def tiny_spec(tiny_models, *extra):
     return build_spec([flags_layer([
         f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=16", "reward_model.val_pairs=8",
         "eval.prompts=3", "eval.samples=2", "eval.max_new_tokens=6", "bon.n=2", "engine.kind=hf",
-        "train.pairs=8", "train.batch_size=4",
+        "train.pairs=8", "train.batch_size=4", *extra,
     ], task="tldr", methods="exo,dpo,bon", preset="smoke", model=str(tiny_models["policy"]))])
 
 
@@ -235,3 +235,23 @@ def test_sizes_beyond_the_data_are_named_and_all_rows_used(tiny_models, mini_dat
     assert "train.pairs = 1000, but task tldr has 24 training pairs: all 24 are used" in warned[0]
     assert any(m.startswith(f"eval.prompts = 500, but task tldr has {len(data.eval_prompts)} evaluation") for m in warned)
     assert not any(m.startswith("reward_model.pairs") for m in warned)  # 0 = all: nothing asked beyond the data
+
+
+def test_reference_logprobs_are_computed_once_and_shared(tiny_models, mini_data, store, tmp_path, monkeypatch):
+    """Training takes the reference log-probs as a tensor (``train_pairwise(model, pairs, ref, ...)``), so the
+    reference model never runs inside the loop; they are computed once per set of training pairs, shared by
+    every method trained on it (exo and dpo here), and read from disk by a later run (train.lr changes the
+    policies, not the pairs)."""
+    from methods import _train
+
+    calls = []
+    real = _train.reference_logps
+    monkeypatch.setattr(_train, "reference_logps",
+                        lambda model, pairs, *a: calls.append(len(pairs)) or real(model, pairs, *a))
+    Runner(tiny_spec(tiny_models), store, tmp_path / "out", mini_data,
+           engine_factory=lambda path: make_engine("hf", path)).run()
+    assert calls == [8]  # 8 training pairs, one pass for both methods
+    policies = store.counts()["policies"]
+    Runner(tiny_spec(tiny_models, "train.lr=1e-4"), store, tmp_path / "out", mini_data,
+           engine_factory=lambda path: make_engine("hf", path)).run()
+    assert store.counts()["policies"] == policies + 2 and calls == [8]  # exo and dpo trained again, from disk
