@@ -48,7 +48,7 @@ def test_ppo_objective_rises_in_every_seed_and_class(store, tmp_path):
         assert [s["step"] for s in steps] == [0, 20, 40, 60]
         j = [s["objective"] for s in steps]
         assert j[0] == pytest.approx(sft_j)  # every seed starts at pi_sft
-        assert j[-1] > j[0] + 0.3 and j[-1] > j[1], (p["id"], j)
+        assert j[-1] > j[0] + 0.3 and all(b > a for a, b in zip(j[:-1], j[1:], strict=True)), (p["id"], j)  # rises at every record
         for key in ("policy_loss", "value_loss", "clipfrac", "approx_kl", "score", "kl_estimate", "kl_to_star"):
             assert key in steps[-1]
     again = Runner(spec, store, tmp_path / "out", None)
