@@ -87,3 +87,26 @@ def test_imdb_run_frontier_and_rerun(tiny_models, data_dir, store, tmp_path):
     assert again.run() == run_id
     assert store.counts() == {**counts, "invocations": counts["invocations"] + 1}  # nothing recomputed
     assert engines.calls == calls
+
+
+def test_ppo_joins_the_imdb_frontier_at_its_rounds(tiny_models, data_dir, store, tmp_path):
+    """PPO's checkpoints (rounds) are frontier points like DPO's steps, paired with DPO at the same share of
+    the training budget."""
+    data = write_mini_imdb(tmp_path / "data", data_dir)
+    spec = build_spec([flags_layer([
+        f"reward_model.backbone={tiny_models['encoder']}", "reward_model.pairs=8", "reward_model.val_pairs=4",
+        f"frontier.oracle_backbone={tiny_models['encoder']}", "frontier.oracle_max_tokens=32",
+        "frontier.prompts=3", "frontier.samples=2", "frontier.pool=2", "frontier.bon_n=1",
+        "eval.prompts=2", "eval.samples=1", "eval.max_new_tokens=6", "engine.kind=hf",
+        "train.pairs=8", "train.batch_size=4", "train.checkpoints=1", "ppo.rollout_batch=4",
+    ], task="imdb", methods="ppo,dpo", preset="smoke", model=str(tiny_models["policy"]))])
+    runner = Runner(spec, store, tmp_path / "out", data, engine_factory=Engines())
+    plan = json.loads(store.run(runner.run())["plan_json"])
+    from reports._frontier import frontier_view
+
+    view = frontier_view(store, plan)
+    points = {(p["method"], p["label"]) for p in view["points"]}
+    assert {("ppo", "step 1"), ("ppo", "step 2"), ("dpo", "step 1"), ("dpo", "step 2")} <= points
+    assert {(c["a"], c["b"], c["step_a"], c["step_b"]) for c in view["paired"]} == {("ppo", "dpo", 1, 1),
+                                                                                     ("ppo", "dpo", 2, 2)}
+    assert "oracle reward vs KL" in runner.report_path.read_text()
