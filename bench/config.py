@@ -308,4 +308,9 @@ def build_section(cls: type, values: dict[str, Any], prefix: str, source: str) -
             raise InputError(f"unknown setting; known: {', '.join(sorted(known))}", source=source,
                              field=f"{prefix}{key}")
     kwargs = {k: coerce(v, hints[k], f"{prefix}{k}", source) for k, v in values.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except InputError as e:  # the dataclass's own checks may name a bare field: name it as the user wrote it
+        if e.field not in known:
+            raise
+        raise InputError(e.message, source=source, field=f"{prefix}{e.field}") from None

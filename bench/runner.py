@@ -62,11 +62,13 @@ class Runner:
         sizes = (s.train.pairs, s.reward_model.pairs)  # 0 = all pairs
         data = task.load(self.data_dir, train_pairs=0 if 0 in sizes else max(sizes),
                          val_pairs=s.reward_model.val_pairs, eval_prompts=s.eval.prompts)
+        if task.exact:  # its sizes are exact.*
+            return task, data
         asked = (("train.pairs", s.train.pairs, data.train_pairs, "training pairs"),
                  ("reward_model.pairs", s.reward_model.pairs, data.train_pairs, "training pairs"),
                  ("reward_model.val_pairs", s.reward_model.val_pairs, data.val_pairs, "held-out pairs"),
                  ("eval.prompts", s.eval.prompts, data.eval_prompts, "evaluation prompts"))
-        for field, n, got, what in () if task.exact else asked:  # the exact task's sizes are exact.*
+        for field, n, got, what in asked:
             if 0 < len(got) < n:
                 log.warning("%s = %d, but task %s has %d %s: all %d are used (the results' n says so too)",
                             field, n, task.name, len(got), what, len(got))

@@ -141,14 +141,16 @@ class Method:
     def check(cls, params: dict[str, Any], task_cls: Any, source: str) -> None:
         """Refuse settings the method cannot train with while the run spec is built, before anything runs:
         raise ``InputError`` naming the field and the constraint. The default: every ``beta...`` setting must
-        be > 0 (a beta is a temperature, pi* ∝ pi_sft exp(r / beta)), except those in ``zero_allowed``. A subclass adds its own constraints and calls ``super().check``."""
+        be > 0 (a beta is a temperature, pi* ∝ pi_sft exp(r / beta)), except those in ``zero_allowed`` (>= 0).
+        A subclass adds its own constraints and calls ``super().check``."""
         for key, value in params.items():
-            if key.startswith("beta") and isinstance(value, int | float) and not isinstance(value, bool):
-                floor_ok = value >= 0 if key in cls.zero_allowed else value > 0
-                if not floor_ok:
-                    why = "" if key in cls.zero_allowed else " (a beta is a temperature: pi* ∝ pi_sft exp(r / beta))"
-                    raise InputError(f"must be {'>=' if key in cls.zero_allowed else '>'} 0, got {value:g}{why}",
-                                     source="spec", field=f"{source}{key}")
+            if not key.startswith("beta") or not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            if key in cls.zero_allowed and value < 0:
+                raise InputError(f"must be >= 0, got {value:g}", source="spec", field=f"{source}{key}")
+            if key not in cls.zero_allowed and value <= 0:
+                raise InputError(f"must be > 0, got {value:g} (a beta is a temperature: pi* ∝ pi_sft exp(r / beta))",
+                                 source="spec", field=f"{source}{key}")
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> Method:
@@ -217,12 +219,7 @@ class PairwiseMethod(Method):
         keys = {f.name for f in dataclasses.fields(Online)} if cls.setting == "preference" else set()
         given = {k: v for k, v in values.items() if k in keys}
         resolved = super().resolve_params({k: v for k, v in values.items() if k not in keys}, task_cls, source)
-        try:
-            online = build_section(Online, {**cls.online_defaults, **given}, source, "spec")
-        except InputError as e:  # Online's own checks name the bare key: name the method's
-            if e.source != "spec" or e.field not in keys:
-                raise
-            raise InputError(e.message, source="spec", field=f"{source}{e.field}") from None
+        online = build_section(Online, {**cls.online_defaults, **given}, source, "spec")
         if online.rounds > 1:
             check_group_size(online.k, task_cls, f"{source}k")
         # Stored only when they differ from plain offline training, so offline specs keep their identity
